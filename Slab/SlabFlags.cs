@@ -1,0 +1,21 @@
+using System;
+
+namespace Slab;
+
+/// <summary>Behaviour switches of a <see cref="SlabCache{T}"/> (the kernel's SLAB_* cache flags).</summary>
+[Flags]
+public enum SlabFlags
+{
+    /// <summary>An ordinary cache.</summary>
+    None = 0,
+
+    /// <summary>
+    /// SLAB_TYPESAFE_BY_RCU: a freed object may be reused at once by the same cache, but its slab's memory is
+    /// not returned or handed to another cache until an RCU grace period has passed, so an RCU reader holding a
+    /// stale pointer always reads an object of the same type.
+    /// </summary>
+    TypesafeByRcu = 1,
+
+    /// <summary>Poisoning, red zones, double-free and foreign-pointer checks (SLAB_DEBUG).</summary>
+    Debug = 2,
+}

@@ -1,0 +1,8 @@
+namespace VmaCore;
+
+/// <summary>A userfaultfd context (<c>struct userfaultfd_ctx</c>): VMAs merge only with the same context.</summary>
+public struct VmUserfaultfdCtx
+{
+    /// <summary>The context's identity.</summary>
+    public int Id;
+}

@@ -1,0 +1,50 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+
+namespace VmaCore.Locking;
+
+/// <summary>
+/// <c>mmap_lock</c>: the mm's reader-writer lock. Taking it for write starts a write section (the mm's
+/// <see cref="MmStruct.MmLockSeq"/> becomes odd); releasing it ends the section (the sequence advances to even),
+/// which releases every per-VMA write lock taken in it (<c>vma_end_write_all</c>).
+/// </summary>
+internal sealed unsafe class MmapLock : IDisposable
+{
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly MmStruct* _mm;
+
+    public MmapLock(MmStruct* mm) => _mm = mm;
+
+    /// <summary>Whether the current thread holds the lock for write.</summary>
+    public bool IsWriteLockHeld => _lock.IsWriteLockHeld;
+
+    /// <summary>Whether the current thread holds the lock for read or write.</summary>
+    public bool IsHeld => _lock.IsWriteLockHeld || _lock.IsReadLockHeld;
+
+    /// <summary><c>mmap_read_lock</c>.</summary>
+    public void ReadLock() => _lock.EnterReadLock();
+
+    /// <summary><c>mmap_read_unlock</c>.</summary>
+    public void ReadUnlock() => _lock.ExitReadLock();
+
+    /// <summary><c>mmap_write_lock</c>: takes the lock and starts a write section.</summary>
+    public void WriteLock()
+    {
+        _lock.EnterWriteLock();
+        uint seq = _mm->MmLockSeq;
+        Debug.Assert((seq & 1) == 0, "mm_lock_seq odd outside a write section");
+        Volatile.Write(ref _mm->MmLockSeq, seq + 1);
+    }
+
+    /// <summary><c>mmap_write_unlock</c>: ends the write section, releasing all VMA write locks, then the lock.</summary>
+    public void WriteUnlock()
+    {
+        uint seq = _mm->MmLockSeq;
+        Debug.Assert((seq & 1) != 0, "mm_lock_seq even inside a write section");
+        Volatile.Write(ref _mm->MmLockSeq, seq + 1);
+        _lock.ExitWriteLock();
+    }
+
+    public void Dispose() => _lock.Dispose();
+}

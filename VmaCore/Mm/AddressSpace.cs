@@ -1,0 +1,141 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Slab;
+using VmaCore.Locking;
+using VmaCore.Tree;
+
+namespace VmaCore;
+
+/// <summary>
+/// An address space (<c>struct mm_struct</c>): the VMAs of one guest process, their tree, <c>mmap_lock</c> and the
+/// per-VMA locks. The host-facing type: system calls, faults and <c>/proc/pid/maps</c> are its members.
+/// </summary>
+/// <remarks>
+/// Lock order: mmap_lock, then a VMA's write lock (taken only with mmap_lock held for write), then the writer
+/// wait monitor. Lock-free readers hold an RCU read-side section and at most per-VMA read locks.
+/// </remarks>
+public sealed unsafe partial class AddressSpace : IDisposable
+{
+    private static long s_nextId;
+
+    private readonly MmStruct* _mm;
+    private bool _disposed;
+
+    /// <summary>An empty address space with default options.</summary>
+    public AddressSpace()
+        : this(new AddressSpaceOptions())
+    {
+    }
+
+    /// <summary>An empty address space.</summary>
+    public AddressSpace(AddressSpaceOptions options)
+    {
+        Options = options;
+        _mm = (MmStruct*)NativeMemory.AllocZeroed((nuint)sizeof(MmStruct));
+        _mm->Id = Interlocked.Increment(ref s_nextId);
+        WriterWait.Init(_mm);
+        MmapLock = new MmapLock(_mm);
+        Tree = new VmaTree();
+    }
+
+    /// <summary>The options this address space was created with.</summary>
+    public AddressSpaceOptions Options { get; }
+
+    /// <summary>The number of VMAs (<c>map_count</c>).</summary>
+    public int MapCount => Volatile.Read(ref _mm->MapCount);
+
+    /// <summary>Injects allocation failures, for tests.</summary>
+    public FaultInjection Faults { get; } = new();
+
+    /// <summary>The unmanaged mm the VMAs point to.</summary>
+    internal MmStruct* Mm => _mm;
+
+    /// <summary>The VMA tree (<c>mm_mt</c>).</summary>
+    internal VmaTree Tree { get; }
+
+    /// <summary>The mm's <c>mmap_lock</c>.</summary>
+    internal MmapLock MmapLock { get; }
+
+    /// <summary>
+    /// <c>lock_vma_under_rcu</c>: the VMA covering <paramref name="address"/>, read-locked, or null when the caller
+    /// must take mmap_lock instead (nothing mapped there, a writer holds the VMA, or the VMA changed under us).
+    /// Release it with <see cref="VmaEndRead"/>.
+    /// </summary>
+    public VmArea* LockVmaUnderRcu(ulong address)
+    {
+        while (true)
+        {
+            Rcu.ReadLock();
+            VmArea* vma = Tree.Load(address);
+            if (vma == null)
+            {
+                Rcu.ReadUnlock();
+                return null;
+            }
+
+            VmaReadResult result = VmaLock.StartRead(_mm, vma);
+            if (result == VmaReadResult.Detached)
+            {
+                // Detached under us: a writer replaced it; the tree will show the new state.
+                Rcu.ReadUnlock();
+                continue;
+            }
+
+            if (result == VmaReadResult.Busy)
+            {
+                Rcu.ReadUnlock();
+                return null;
+            }
+
+            // The object may have been freed and reused for another mm or another range: check who it is now.
+            if (vma->VmMm != _mm || !vma->Contains(address))
+            {
+                VmaLock.EndRead(vma);
+                Rcu.ReadUnlock();
+                return null;
+            }
+
+            Rcu.ReadUnlock();
+            return vma;
+        }
+    }
+
+    /// <summary><c>vma_end_read</c>: releases a VMA read-locked by <see cref="LockVmaUnderRcu"/>.</summary>
+    public static void VmaEndRead(VmArea* vma) => VmaLock.EndRead(vma);
+
+    /// <summary>
+    /// Tears the address space down (<c>exit_mmap</c>): every VMA is write-locked, marked detached and freed.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        MmapLock.WriteLock();
+        ulong address = 0;
+        while (true)
+        {
+            VmArea* vma = Tree.FindAtOrAfter(address, ulong.MaxValue, out _, out ulong end);
+            if (vma == null)
+            {
+                break;
+            }
+
+            address = end;
+            VmaLock.StartWrite(vma);
+            VmaLock.MarkDetached(vma);
+            VmAreaCache.Free(vma);
+        }
+
+        _mm->MapCount = 0;
+        MmapLock.WriteUnlock();
+        Tree.Dispose();
+        MmapLock.Dispose();
+        WriterWait.Destroy(_mm);
+        NativeMemory.Free(_mm);
+    }
+}

@@ -1,0 +1,20 @@
+namespace VmaCore;
+
+/// <summary>How an <see cref="AddressSpace"/> models its kernel: limits, layout and kernel-version behaviours.</summary>
+public sealed class AddressSpaceOptions
+{
+    /// <summary><c>sysctl_max_map_count</c>: the most VMAs the address space may hold.</summary>
+    public int MaxMapCount { get; init; } = MmConstants.DefaultMaxMapCount;
+
+    /// <summary>The top of the area searched top-down for unmapped ranges (<c>mmap_base</c>).</summary>
+    public ulong MmapBase { get; init; } = 0x7F00_0000_0000;
+
+    /// <summary>The end of user address space (<c>TASK_SIZE</c>).</summary>
+    public ulong TaskSize { get; init; } = MmConstants.TaskSize;
+
+    /// <summary><c>mmap_min_addr</c>: the lowest address a mapping may use.</summary>
+    public ulong MmapMinAddr { get; init; } = MmConstants.DefaultMmapMinAddr;
+
+    /// <summary><c>stack_guard_gap</c> in bytes.</summary>
+    public ulong StackGuardGap { get; init; } = MmConstants.DefaultStackGuardGap;
+}

@@ -1,0 +1,23 @@
+namespace VmaCore;
+
+/// <summary>
+/// The unmanaged part of an address space (<c>struct mm_struct</c>) that VMAs point to through
+/// <see cref="VmArea.VmMm"/> and lock-free readers compare against. It is owned by an <see cref="AddressSpace"/>.
+/// </summary>
+public struct MmStruct
+{
+    /// <summary>
+    /// <c>mm_lock_seq</c>: advanced when mmap_lock is released for write. A VMA whose <see cref="VmArea.VmLockSeq"/>
+    /// equals it is write-locked. Written only by the mmap_lock writer, read by lock-free readers.
+    /// </summary>
+    public uint MmLockSeq;
+
+    /// <summary>The number of VMAs (<c>map_count</c>); written under mmap_lock for write.</summary>
+    public int MapCount;
+
+    /// <summary>A number unique among live address spaces, for diagnostics.</summary>
+    public long Id;
+
+    /// <summary>A GC handle (as an integer) to the monitor of <c>vma_writer_wait</c>; see <c>WriterWait</c>.</summary>
+    public nint WriterWaitHandle;
+}
