@@ -58,6 +58,12 @@ public sealed unsafe partial class AddressSpace : IDisposable
     internal MmapLock MmapLock { get; }
 
     /// <summary>
+    /// Test seam: runs inside <see cref="LockVmaUnderRcu"/> between the tree walk and the read lock, with the VMA
+    /// found, so tests can force the interleavings a racing writer produces. Null outside tests.
+    /// </summary>
+    internal Action<nint>? AfterTreeWalk { get; set; }
+
+    /// <summary>
     /// <c>lock_vma_under_rcu</c>: the VMA covering <paramref name="address"/>, read-locked, or null when the caller
     /// must take mmap_lock instead (nothing mapped there, a writer holds the VMA, or the VMA changed under us).
     /// Release it with <see cref="VmaEndRead"/>.
@@ -74,6 +80,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
                 return null;
             }
 
+            AfterTreeWalk?.Invoke((nint)vma);
             VmaReadResult result = VmaLock.StartRead(_mm, vma);
             if (result == VmaReadResult.Detached)
             {
