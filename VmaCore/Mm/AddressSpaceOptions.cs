@@ -35,6 +35,20 @@ public sealed class AddressSpaceOptions
     public ulong StackGuardGap { get; init; } = MmConstants.DefaultStackGuardGap;
 
     /// <summary>
+    /// Merges a faulted range with an unfaulted neighbour as Linux 6.16 and later do (commit 879bca0a2c4f,
+    /// "mm/vma: fix incorrectly disallowed anonymous VMA merges", with the 6.18.y follow-up that gives a VMA merged
+    /// with an mremap-copied range the source's anon_vma). False (the default) keeps v6.15, which refuses such merges
+    /// unless the unfaulted side is the proposed range.
+    /// </summary>
+    public bool AllowMergeOfFaultedWithUnfaulted { get; init; }
+
+    /// <summary>
+    /// CONFIG_MEM_SOFT_DIRTY: new and expanded mappings get VM_SOFTDIRTY (<c>sd</c>). True by default as on
+    /// distribution kernels; the reference machine of the oracle traces has it off.
+    /// </summary>
+    public bool SoftDirty { get; init; } = true;
+
+    /// <summary>
     /// <c>RLIMIT_STACK</c> in bytes: a <see cref="VmFlags.GrowsDown"/> VMA never grows beyond this size
     /// (<c>acct_stack_growth</c>). The default is the usual 8 MiB.
     /// </summary>
@@ -72,7 +86,7 @@ public sealed class AddressSpaceOptions
 
     /// <summary>
     /// The options of a named kernel profile: <see cref="ProfileV615"/> (the defaults) or
-    /// <see cref="ProfileOracleHost"/> (no anon names, no zero page, 6.17's multi-VMA mremap).
+    /// <see cref="ProfileOracleHost"/> (no anon names, no zero page, no soft-dirty, the 6.16 merge fix and 6.17's multi-VMA mremap).
     /// </summary>
     /// <exception cref="ArgumentException">The name is not a known profile.</exception>
     public static AddressSpaceOptions ForProfile(string name) => name switch
@@ -83,6 +97,8 @@ public sealed class AddressSpaceOptions
             AnonVmaNames = false,
             ZeroPage = false,
             MremapMultipleVmas = true,
+            AllowMergeOfFaultedWithUnfaulted = true,
+            SoftDirty = false,
         },
         _ => throw new ArgumentException(
             $"unknown kernel profile '{name}'; known profiles: {ProfileV615}, {ProfileOracleHost}", nameof(name)),

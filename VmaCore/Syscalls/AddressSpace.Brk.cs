@@ -110,7 +110,4 @@ public sealed unsafe partial class AddressSpace
         var vmi = new VmaIterator(this, oldEnd);
         return DoBrkFlags(ref vmi, brkVma, oldEnd, newEnd - oldEnd, VmFlags.None) == Errno.None ? Errno.None : Errno.ENOMEM;
     }
-
-    /// <summary>PAGE_ALIGN.</summary>
-    private static ulong PageAlign(ulong value) => (value + MmConstants.PageSize - 1) & MmConstants.PageMask;
 }

@@ -55,7 +55,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.EINVAL;
         }
 
-        ulong aligned = (length + MmConstants.PageSize - 1) & MmConstants.PageMask;
+        ulong aligned = PageAlign(length);
         if (length != 0 && aligned == 0)
         {
             return Errno.EINVAL;

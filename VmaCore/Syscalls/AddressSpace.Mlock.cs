@@ -16,7 +16,7 @@ public sealed unsafe partial class AddressSpace
     public Errno Mlock(ulong address, ulong length)
     {
         ulong start = address & MmConstants.PageMask;
-        ulong aligned = (length + (address & ~MmConstants.PageMask) + MmConstants.PageSize - 1) & MmConstants.PageMask;
+        ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
         MmapLock.WriteLock();
         Errno error;
         try
@@ -49,7 +49,7 @@ public sealed unsafe partial class AddressSpace
     public Errno Munlock(ulong address, ulong length)
     {
         ulong start = address & MmConstants.PageMask;
-        ulong aligned = (length + (address & ~MmConstants.PageMask) + MmConstants.PageSize - 1) & MmConstants.PageMask;
+        ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
         MmapLock.WriteLock();
         try
         {

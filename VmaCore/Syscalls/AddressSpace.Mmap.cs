@@ -1,6 +1,5 @@
 using System;
 using VmaCore.Files;
-using VmaCore.Tree;
 
 namespace VmaCore;
 
@@ -72,7 +71,7 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// <c>do_mmap</c>: validates, computes <c>vm_flags</c> (<c>calc_vm_prot_bits</c>, <c>calc_vm_flag_bits</c>,
-    /// VM_MAY*, VM_SHARED/VM_MAYSHARE, VM_NORESERVE, VM_ACCOUNT), places the mapping and maps it. A shared
+    /// VM_MAY*, VM_SHARED/VM_MAYSHARE, VM_NORESERVE), places the mapping and maps it. A shared
     /// anonymous mapping gets a new shmem object of its length (<c>shmem_zero_setup</c>, an allocation point).
     /// <paramref name="populate"/> is the length to fault in afterwards.
     /// </summary>
@@ -95,7 +94,7 @@ public sealed unsafe partial class AddressSpace
             address = RoundHintToMin(address);
         }
 
-        ulong alignedLength = (length + MmConstants.PageSize - 1) & MmConstants.PageMask;
+        ulong alignedLength = PageAlign(length);
         if (alignedLength == 0)
         {
             return Errno.ENOMEM;
@@ -138,11 +137,7 @@ public sealed unsafe partial class AddressSpace
             vmFlags |= VmFlags.NoReserve;
         }
 
-        if (VmFlagBits.IsAccountable(vmFlags))
-        {
-            vmFlags |= VmFlags.Account;
-        }
-
+        // VM_ACCOUNT (accountable_mapping) is added by MmapRegion, where the kernel adds it.
         VmFile* shmem = null;
         if (file == null && shared)
         {
@@ -237,6 +232,6 @@ public sealed unsafe partial class AddressSpace
     {
         hint &= MmConstants.PageMask;
         ulong min = Options.MmapMinAddr;
-        return hint != 0 && hint < min ? (min + MmConstants.PageSize - 1) & MmConstants.PageMask : hint;
+        return hint != 0 && hint < min ? PageAlign(min) : hint;
     }
 }

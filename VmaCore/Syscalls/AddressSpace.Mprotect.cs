@@ -39,7 +39,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.None;
         }
 
-        ulong end = address + ((length + MmConstants.PageSize - 1) & MmConstants.PageMask);
+        ulong end = address + PageAlign(length);
         if (end <= address)
         {
             return Errno.ENOMEM;
@@ -180,7 +180,7 @@ public sealed unsafe partial class AddressSpace
         Debug.Assert(target->VmStart <= start && target->VmEnd >= end, "vma_modify returned a VMA not covering the range");
         VmaLock.StartWrite(target);
         target->VmFlags = newFlags;
-        target->VmPageProt = VmFlagBits.PageProt(newFlags);
+        target->VmPageProt = PageProt(newFlags);
         return target;
     }
 }

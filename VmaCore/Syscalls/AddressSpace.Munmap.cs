@@ -33,7 +33,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.EINVAL;
         }
 
-        ulong alignedLength = (length + MmConstants.PageSize - 1) & MmConstants.PageMask;
+        ulong alignedLength = PageAlign(length);
         if (alignedLength == 0)
         {
             return Errno.EINVAL;

@@ -132,7 +132,7 @@ public sealed unsafe partial class AddressSpace
         }
 
         // A top-down search can fail where a bottom-up one succeeds (arch_get_unmapped_area).
-        ulong legacyBase = ((taskSize / 3) + MmConstants.PageSize - 1) & MmConstants.PageMask;
+        ulong legacyBase = PageAlign(taskSize / 3);
         return UnmappedAreaBottomUp(legacyBase, taskSize, length, out result);
     }
 

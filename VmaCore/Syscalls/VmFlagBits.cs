@@ -48,16 +48,6 @@ internal static class VmFlagBits
         return vmFlags;
     }
 
-    /// <summary>
-    /// <c>accountable_mapping</c>: a private writable mapping without MAP_NORESERVE is charged to the commit limit
-    /// and gets VM_ACCOUNT (hugetlb files are not modelled).
-    /// </summary>
-    public static bool IsAccountable(VmFlags flags) =>
-        (flags & (VmFlags.NoReserve | VmFlags.Shared | VmFlags.Write)) == VmFlags.Write;
-
     /// <summary><c>vma_is_accessible</c>: any of read, write or exec.</summary>
     public static bool IsAccessible(VmFlags flags) => (flags & Access) != 0;
-
-    /// <summary><c>vm_get_page_prot</c>, reduced to the bits that matter to the model: the access and sharing bits.</summary>
-    public static ulong PageProt(VmFlags flags) => (ulong)(flags & (Access | VmFlags.Shared));
 }
