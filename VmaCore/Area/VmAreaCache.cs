@@ -19,6 +19,12 @@ internal static unsafe class VmAreaCache
         Flags = SlabFlags.TypesafeByRcu,
     });
 
+    /// <summary>The offset of <see cref="VmArea.VmRefcnt"/>, which allocation and duplication never write.</summary>
+    private const int RefcntOffset = 128;
+
+    /// <summary>The first offset after the refcount's 8-byte slot.</summary>
+    private const int AfterRefcnt = 136;
+
     /// <summary>The cache, for statistics.</summary>
     public static SlabCache<VmArea> Cache => s_cache;
 
@@ -50,7 +56,9 @@ internal static unsafe class VmAreaCache
 
     /// <summary>
     /// <c>vm_area_dup</c>: a detached copy of <paramref name="orig"/>. Its refcount stays 0 and its lock sequence is
-    /// reset, so a reader racing with the reuse never sees the copy as attached or locked.
+    /// reset, so a reader racing with the reuse never sees the copy as attached or locked. The copy takes a reference
+    /// on the anonymous name; its anon_vma chain is empty (the caller clones it) and the file and policy pointers are
+    /// copied without references (the caller takes them, as the kernel's callers do).
     /// </summary>
     public static VmArea* Dup(VmArea* orig, FaultInjection faults)
     {
@@ -60,26 +68,35 @@ internal static unsafe class VmAreaCache
             return null;
         }
 
-        int refcnt = vma->VmRefcnt;
-        NativeMemory.Copy(orig, vma, (nuint)VmArea.Size);
-        vma->VmRefcnt = refcnt;
+        // Copy around the refcount: a racing RCU reader may be testing the reused object's count, which must stay 0.
+        byte* from = (byte*)orig;
+        byte* to = (byte*)vma;
+        NativeMemory.Copy(from, to, RefcntOffset);
+        NativeMemory.Copy(from + AfterRefcnt, to + AfterRefcnt, VmArea.Size - AfterRefcnt);
         vma->VmLockSeq = VmaLock.NeverLocked;
-        vma->AnonVmaChain.Next = vma->AnonVmaChain.Prev = &vma->AnonVmaChain;
+        ListHead.Init(&vma->AnonVmaChain);
+        AnonVmaName.Get(vma->AnonName);
         return vma;
     }
 
-    /// <summary><c>vm_area_free</c>: returns a detached VMA to the cache.</summary>
+    /// <summary>
+    /// <c>vm_area_free</c>: drops the anonymous name and returns a detached VMA to the cache. The caller has already
+    /// unlinked its anon_vmas and dropped its file and policy.
+    /// </summary>
     public static void Free(VmArea* vma)
     {
         Debug.Assert(vma->VmRefcnt == 0, "vm_area_free of an attached VMA");
+        Debug.Assert(ListHead.IsEmpty(&vma->AnonVmaChain), "vm_area_free of a VMA still linked to anon_vmas");
+        AnonVmaName.Put(vma->AnonName);
+        vma->AnonName = null;
         s_cache.Free(vma);
     }
 
     private static void InitExceptRefcount(VmArea* vma)
     {
         byte* p = (byte*)vma;
-        NativeMemory.Clear(p, 128);
-        NativeMemory.Clear(p + 136, VmArea.Size - 136);
-        vma->AnonVmaChain.Next = vma->AnonVmaChain.Prev = &vma->AnonVmaChain;
+        NativeMemory.Clear(p, RefcntOffset);
+        NativeMemory.Clear(p + AfterRefcnt, VmArea.Size - AfterRefcnt);
+        ListHead.Init(&vma->AnonVmaChain);
     }
 }

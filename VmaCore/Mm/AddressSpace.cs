@@ -112,7 +112,8 @@ public sealed unsafe partial class AddressSpace : IDisposable
     public static void VmaEndRead(VmArea* vma) => VmaLock.EndRead(vma);
 
     /// <summary>
-    /// Tears the address space down (<c>exit_mmap</c>): every VMA is write-locked, marked detached and freed.
+    /// Tears the address space down (<c>exit_mmap</c>): every VMA is write-locked, marked detached and freed with the
+    /// references it holds (anon_vma links, file, policy, name).
     /// </summary>
     public void Dispose()
     {
@@ -135,7 +136,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
             address = end;
             VmaLock.StartWrite(vma);
             VmaLock.MarkDetached(vma);
-            VmAreaCache.Free(vma);
+            FreeVma(vma);
         }
 
         _mm->MapCount = 0;

@@ -12,6 +12,9 @@ public enum Errno
     /// <summary>Interrupted.</summary>
     EINTR = 4,
 
+    /// <summary>Bad file descriptor (no file for a non-anonymous mmap; naming a file mapping).</summary>
+    EBADF = 9,
+
     /// <summary>Try again (e.g. mlock beyond RLIMIT_MEMLOCK).</summary>
     EAGAIN = 11,
 

@@ -33,6 +33,9 @@ public enum MapFlags
     /// <summary>MAP_POPULATE.</summary>
     Populate = 0x8000,
 
+    /// <summary>MAP_STACK: the mapping is a thread stack; it gets VM_NOHUGEPAGE.</summary>
+    Stack = 0x20000,
+
     /// <summary>MAP_FIXED_NOREPLACE: place exactly at the address, failing with EEXIST if anything is there.</summary>
     FixedNoReplace = 0x100000,
 }

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using VmaCore.Locking;
+using VmaCore.Merge;
+using VmaCore.Tree;
+
+namespace VmaCore;
+
+/// <summary>Linux v6.15 <c>do_brk_flags</c> (<c>mm/vma.c</c>).</summary>
+public sealed unsafe partial class AddressSpace
+{
+    /// <summary>The flags of a data mapping on x86-64 (<c>VM_DATA_DEFAULT_FLAGS</c> without READ_IMPLIES_EXEC).</summary>
+    internal const VmFlags DataDefaultFlags = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec;
+
+    /// <summary>
+    /// <c>do_brk_flags</c>: maps [<paramref name="addr"/>, <paramref name="addr"/> + <paramref name="len"/>) of
+    /// anonymous data memory for brk, expanding <paramref name="brkVma"/> (the VMA ending at the old break, on which
+    /// the iterator stands) when its flags match (a just-expand merge that never looks right), else adding a VMA.
+    /// The flags get the data defaults and VM_ACCOUNT. ENOMEM (map-count limit, allocation) changes nothing.
+    /// <code>
+    ///   |brk vma|[addr, addr+len)    ->   |brk vma*********|   or   |brk vma||new****|
+    /// </code>
+    /// </summary>
+    internal Errno DoBrkFlags(ref VmaIterator vmi, VmArea* brkVma, ulong addr, ulong len, VmFlags flags)
+    {
+        Debug.Assert(MmapLock.IsWriteLockHeld, "do_brk_flags without mmap_lock held for write");
+        flags |= DataDefaultFlags | VmFlags.Account;
+        if (MapCount > Options.MaxMapCount)
+        {
+            return Errno.ENOMEM;
+        }
+
+        VmArea* vma = brkVma;
+        if (vma != null && vma->VmEnd == addr)
+        {
+            var vmg = new VmaMergeState(ref vmi, addr, addr + len, flags, addr >> MmConstants.PageShift)
+            {
+                Prev = vma,
+                JustExpand = true,
+            };
+            if (MergeNewRange(ref vmg) != null)
+            {
+                MarkSoftDirty(vma);
+                return Errno.None;
+            }
+
+            if (vmg.NoMem)
+            {
+                return Errno.ENOMEM;
+            }
+        }
+
+        if (vma != null)
+        {
+            vmi.NextRange();
+        }
+
+        vma = VmAreaCache.Alloc(Mm, Faults);
+        if (vma == null)
+        {
+            return Errno.ENOMEM;
+        }
+
+        SetRange(vma, addr, addr + len, addr >> MmConstants.PageShift);
+        vma->VmFlags = flags;
+        vma->VmPageProt = PageProt(flags);
+        VmaLock.StartWrite(vma);
+        if (vmi.StoreNewGfp(vma) != Errno.None)
+        {
+            VmAreaCache.Free(vma);
+            return Errno.ENOMEM;
+        }
+
+        AddMapCount(1);
+        MarkSoftDirty(vma);
+        return Errno.None;
+    }
+
+    /// <summary>Sets VM_SOFTDIRTY on a new or grown write-locked VMA when soft-dirty tracking is configured.</summary>
+    private void MarkSoftDirty(VmArea* vma)
+    {
+        if (Options.SoftDirty)
+        {
+            vma->VmFlags |= VmFlags.SoftDirty;
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using System.Diagnostics;
+using System.Threading;
+
+namespace VmaCore.Merge;
+
+/// <summary>The references a VMA holds on its file (<c>get_file</c> / <c>fput</c>); the file's owner frees it.</summary>
+internal static unsafe class FileRef
+{
+    /// <summary><c>get_file</c>: takes a reference on <paramref name="file"/> (null has none) and returns it.</summary>
+    public static VmFile* Get(VmFile* file)
+    {
+        if (file != null)
+        {
+            Interlocked.Increment(ref file->RefCount);
+        }
+
+        return file;
+    }
+
+    /// <summary><c>fput</c>: drops a reference taken with <see cref="Get"/>.</summary>
+    public static void Put(VmFile* file)
+    {
+        if (file != null)
+        {
+            int left = Interlocked.Decrement(ref file->RefCount);
+            Debug.Assert(left >= 0, "file refcount underflow");
+        }
+    }
+}

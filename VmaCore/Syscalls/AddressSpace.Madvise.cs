@@ -1,0 +1,220 @@
+using System;
+
+namespace VmaCore;
+
+/// <summary>
+/// madvise for the advices that change <c>vm_flags</c> (Linux v6.15 <c>mm/madvise.c</c>: <c>do_madvise</c>,
+/// <c>madvise_walk_vmas</c>, <c>madvise_vma_behavior</c>, <c>madvise_update_vma</c>). Unlike mprotect, the walk
+/// skips holes: it changes every mapped part and returns ENOMEM at the end.
+/// </summary>
+public sealed unsafe partial class AddressSpace
+{
+    /// <summary>What a walk step does to one VMA's part [start, end); <paramref name="prev"/> is updated.</summary>
+    private delegate Errno MadviseVisitor(VmArea* vma, ref VmArea* prev, ulong start, ulong end);
+
+    /// <summary>
+    /// madvise: applies <paramref name="advice"/> to [address, address + length). EINVAL for an unknown advice, an
+    /// unaligned address or a wrapping range, or an advice a VMA does not allow (wipeonfork on anything but
+    /// private anonymous memory); ENOMEM when part of the range is unmapped (the mapped parts are changed anyway);
+    /// EAGAIN when a split cannot allocate.
+    /// </summary>
+    public Errno Madvise(ulong address, ulong length, Advice advice)
+    {
+        if (!Enum.IsDefined(advice))
+        {
+            return Errno.EINVAL;
+        }
+
+        Errno error = MadviseRange(address, length, out ulong end);
+        if (error != Errno.None || end == address)
+        {
+            return error;
+        }
+
+        MmapLock.WriteLock();
+        try
+        {
+            return MadviseWalkVmas(address, end, (VmArea* vma, ref VmArea* prev, ulong start, ulong stop) =>
+                MadviseVmaBehavior(vma, ref prev, start, stop, advice));
+        }
+        finally
+        {
+            MmapLock.WriteUnlock();
+        }
+    }
+
+    /// <summary>
+    /// The range checks of madvise and <c>madvise_set_anon_name</c>: the address must be page aligned, and the
+    /// length rounded up to pages must neither wrap to 0 nor make the range wrap (EINVAL).
+    /// </summary>
+    private static Errno MadviseRange(ulong start, ulong length, out ulong end)
+    {
+        end = start;
+        if ((start & ~MmConstants.PageMask) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        ulong aligned = PageAlign(length);
+        if (length != 0 && aligned == 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        end = start + aligned;
+        return end < start ? Errno.EINVAL : Errno.None;
+    }
+
+    /// <summary>
+    /// <c>madvise_walk_vmas</c>: visits the mapped parts of [start, end) in order, skipping holes; stops at the first
+    /// error; ENOMEM at the end if there was a hole.
+    /// </summary>
+    private Errno MadviseWalkVmas(ulong start, ulong end, MadviseVisitor visit)
+    {
+        Errno unmappedError = Errno.None;
+        VmArea* vma = Tree.FindAtOrAfter(start, ulong.MaxValue, out _, out _);
+        VmArea* prev = vma != null && start > vma->VmStart ? vma : Tree.FindBefore(start, 0, out _, out _);
+        while (true)
+        {
+            if (vma == null)
+            {
+                return Errno.ENOMEM;
+            }
+
+            if (start < vma->VmStart)
+            {
+                unmappedError = Errno.ENOMEM;
+                start = vma->VmStart;
+                if (start >= end)
+                {
+                    break;
+                }
+            }
+
+            ulong tmp = vma->VmEnd < end ? vma->VmEnd : end;
+            Errno error = visit(vma, ref prev, start, tmp);
+            if (error != Errno.None)
+            {
+                return error;
+            }
+
+            start = tmp;
+            if (prev != null && start < prev->VmEnd)
+            {
+                start = prev->VmEnd;
+            }
+
+            if (start >= end)
+            {
+                break;
+            }
+
+            vma = Tree.FindAtOrAfter(prev != null ? prev->VmEnd : start, ulong.MaxValue, out _, out _);
+        }
+
+        return unmappedError;
+    }
+
+    /// <summary>
+    /// <c>madvise_vma_behavior</c> for the flag-changing advices: the new flags (or EINVAL where the VMA does not
+    /// allow the advice), then <see cref="MadviseUpdateVma"/> keeping the VMA's name; allocation failure is EAGAIN.
+    /// </summary>
+    private Errno MadviseVmaBehavior(VmArea* vma, ref VmArea* prev, ulong start, ulong end, Advice advice)
+    {
+        VmFlags flags = vma->VmFlags;
+        switch (advice)
+        {
+            case Advice.Normal:
+                flags &= ~(VmFlags.RandRead | VmFlags.SeqRead);
+                break;
+            case Advice.Sequential:
+                flags = (flags & ~VmFlags.RandRead) | VmFlags.SeqRead;
+                break;
+            case Advice.Random:
+                flags = (flags & ~VmFlags.SeqRead) | VmFlags.RandRead;
+                break;
+            case Advice.DontFork:
+                flags |= VmFlags.DontCopy;
+                break;
+            case Advice.DoFork:
+                if ((flags & VmFlags.Io) != 0)
+                {
+                    return Errno.EINVAL;
+                }
+
+                flags &= ~VmFlags.DontCopy;
+                break;
+            case Advice.WipeOnFork:
+                if (vma->VmFile != null || (flags & VmFlags.Shared) != 0)
+                {
+                    return Errno.EINVAL;
+                }
+
+                flags |= VmFlags.WipeOnFork;
+                break;
+            case Advice.KeepOnFork:
+                flags &= ~VmFlags.WipeOnFork;
+                break;
+            case Advice.DontDump:
+                flags |= VmFlags.DontDump;
+                break;
+            case Advice.DoDump:
+                if ((flags & VmFlags.HugeTlb) == 0 && (flags & VmFlags.Special) != 0)
+                {
+                    return Errno.EINVAL;
+                }
+
+                flags &= ~VmFlags.DontDump;
+                break;
+            case Advice.HugePage:
+                flags = (flags & ~VmFlags.NoHugePage) | VmFlags.HugePage;
+                break;
+            case Advice.NoHugePage:
+                flags = (flags & ~VmFlags.HugePage) | VmFlags.NoHugePage;
+                break;
+        }
+
+        Errno error = MadviseUpdateVma(vma, ref prev, start, end, flags, vma->AnonName);
+        return error == Errno.ENOMEM ? Errno.EAGAIN : error;
+    }
+
+    /// <summary>
+    /// <c>madvise_update_vma</c>: gives [start, end) the flags and anon name, merging or splitting; nothing to do
+    /// when both are unchanged. The name is stored on anonymous and shmem-anonymous VMAs only.
+    /// </summary>
+    private Errno MadviseUpdateVma(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags flags, AnonVmaName* name)
+    {
+        if (flags == vma->VmFlags && AnonVmaName.Equal(vma->AnonName, name))
+        {
+            prev = vma;
+            return Errno.None;
+        }
+
+        VmArea* target = ApplyFlags(vma, prev, start, end, flags, name, out Errno error);
+        if (target == null)
+        {
+            return error;
+        }
+
+        prev = target;
+        if (target->VmFile == null || target->VmFile->Kind == VmFileKind.SharedAnonymous)
+        {
+            ReplaceAnonVmaName(target, name);
+        }
+
+        return Errno.None;
+    }
+
+    /// <summary><c>replace_anon_vma_name</c>: points the (write-locked) VMA at <paramref name="name"/>, moving references.</summary>
+    private static void ReplaceAnonVmaName(VmArea* vma, AnonVmaName* name)
+    {
+        AnonVmaName* old = vma->AnonName;
+        if (name != null && AnonVmaName.Equal(old, name))
+        {
+            return;
+        }
+
+        vma->AnonName = AnonVmaName.Get(name);
+        AnonVmaName.Put(old);
+    }
+}

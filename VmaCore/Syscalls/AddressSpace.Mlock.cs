@@ -1,0 +1,137 @@
+namespace VmaCore;
+
+/// <summary>
+/// mlock and munlock (Linux v6.15 <c>mm/mlock.c</c>: <c>do_mlock</c>, <c>apply_vma_lock_flags</c>,
+/// <c>mlock_fixup</c>, and <c>mm/gup.c</c> <c>__mm_populate</c> for the fault-in). The task is modelled as
+/// privileged (CAP_IPC_LOCK), so RLIMIT_MEMLOCK never applies.
+/// </summary>
+public sealed unsafe partial class AddressSpace
+{
+    /// <summary>
+    /// mlock: sets VM_LOCKED on [address, address + length) (address rounded down, length up, to pages) and faults
+    /// the pages in. ENOMEM when part of the range is unmapped (after locking what precedes the hole), or when
+    /// faulting in fails (for example on PROT_NONE memory, which stays locked); EINVAL when the range wraps; EAGAIN
+    /// when a split or a fault cannot allocate.
+    /// </summary>
+    public Errno Mlock(ulong address, ulong length)
+    {
+        ulong start = address & MmConstants.PageMask;
+        ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
+        MmapLock.WriteLock();
+        Errno error;
+        try
+        {
+            error = ApplyVmaLockFlags(start, aligned, VmFlags.Locked);
+        }
+        finally
+        {
+            MmapLock.WriteUnlock();
+        }
+
+        if (error != Errno.None)
+        {
+            return error;
+        }
+
+        // __mlock_posix_error_return: a fault that failed is ENOMEM, a fault that could not allocate EAGAIN.
+        return MmPopulate(start, aligned, ignoreErrors: false) switch
+        {
+            Errno.EFAULT => Errno.ENOMEM,
+            Errno.ENOMEM => Errno.EAGAIN,
+            Errno other => other,
+        };
+    }
+
+    /// <summary>
+    /// munlock: clears VM_LOCKED on [address, address + length). ENOMEM when part of the range is unmapped (after
+    /// unlocking what precedes the hole); EINVAL when the range wraps; ENOMEM when a split cannot allocate.
+    /// </summary>
+    public Errno Munlock(ulong address, ulong length)
+    {
+        ulong start = address & MmConstants.PageMask;
+        ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
+        MmapLock.WriteLock();
+        try
+        {
+            return ApplyVmaLockFlags(start, aligned, VmFlags.None);
+        }
+        finally
+        {
+            MmapLock.WriteUnlock();
+        }
+    }
+
+    /// <summary>
+    /// <c>apply_vma_lock_flags</c>: replaces the VM_LOCKED bits of every VMA in [start, start + length), stopping at
+    /// the first hole with ENOMEM.
+    /// </summary>
+    private Errno ApplyVmaLockFlags(ulong start, ulong length, VmFlags lockFlags)
+    {
+        ulong end = start + length;
+        if (end < start)
+        {
+            return Errno.EINVAL;
+        }
+
+        if (end == start)
+        {
+            return Errno.None;
+        }
+
+        VmArea* vma = Tree.Load(start);
+        if (vma == null)
+        {
+            return Errno.ENOMEM;
+        }
+
+        VmArea* prev = start > vma->VmStart ? vma : Tree.FindBefore(start, 0, out _, out _);
+        ulong nstart = start;
+        ulong tmp = vma->VmStart;
+        while (vma != null)
+        {
+            if (vma->VmStart != tmp)
+            {
+                return Errno.ENOMEM;
+            }
+
+            VmFlags newFlags = (vma->VmFlags & ~VmFlagBits.LockedMask) | lockFlags;
+            tmp = vma->VmEnd < end ? vma->VmEnd : end;
+            Errno error = MlockFixup(vma, ref prev, nstart, tmp, newFlags);
+            if (error != Errno.None)
+            {
+                return error;
+            }
+
+            tmp = prev->VmEnd;
+            nstart = tmp;
+            vma = tmp < end ? Tree.FindAtOrAfter(tmp, end, out _, out _) : null;
+        }
+
+        return tmp < end ? Errno.ENOMEM : Errno.None;
+    }
+
+    /// <summary>
+    /// <c>mlock_fixup</c>: gives [start, end) the new lock flags; VM_SPECIAL (and hugetlb) VMAs are left alone. On
+    /// return <paramref name="prev"/> is the VMA now covering the range.
+    /// </summary>
+    private Errno MlockFixup(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags newFlags)
+    {
+        VmFlags oldFlags = vma->VmFlags;
+        if (newFlags == oldFlags || (oldFlags & (VmFlags.Special | VmFlags.HugeTlb)) != 0)
+        {
+            prev = vma;
+            return Errno.None;
+        }
+
+        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonName, out Errno error);
+        if (target == null)
+        {
+            // The kernel leaves *prev at the VMA on failure; the walk stops anyway.
+            prev = vma;
+            return error;
+        }
+
+        prev = target;
+        return Errno.None;
+    }
+}

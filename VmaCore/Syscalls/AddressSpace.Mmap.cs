@@ -1,0 +1,237 @@
+using System;
+using VmaCore.Files;
+
+namespace VmaCore;
+
+/// <summary>
+/// mmap (Linux v6.15 <c>arch/x86/kernel/sys_x86_64.c</c>, <c>mm/mmap.c</c> <c>ksys_mmap_pgoff</c>,
+/// <c>vm_mmap_pgoff</c>, <c>do_mmap</c>): argument checks, <c>vm_flags</c>, placement, then <c>__mmap_region</c>
+/// under mmap_lock for write, and population (MAP_POPULATE, MAP_LOCKED) afterwards under mmap_lock for read.
+/// </summary>
+public sealed unsafe partial class AddressSpace
+{
+    /// <summary>MAP_TYPE: the bits that choose shared or private.</summary>
+    private const MapFlags MapType = (MapFlags)0x0F;
+
+    /// <summary>
+    /// mmap of anonymous memory (<paramref name="flags"/> must contain <see cref="MapFlags.Anonymous"/>; without it
+    /// there is no file and the result is EBADF). On success <paramref name="mapped"/> is the address.
+    /// </summary>
+    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped)
+    {
+        mapped = 0;
+        return (flags & MapFlags.Anonymous) == 0 ? Errno.EBADF : VmMmap(null, address, length, prot, flags, 0, out mapped);
+    }
+
+    /// <summary>
+    /// mmap of <paramref name="file"/> at byte <paramref name="offset"/> (as the syscall takes it: EINVAL unless
+    /// page aligned). With <see cref="MapFlags.Anonymous"/> the file is ignored, as the kernel ignores the
+    /// descriptor.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="file"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="file"/> was disposed.</exception>
+    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile file, ulong offset, out ulong mapped)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        mapped = 0;
+        if ((offset & ~MmConstants.PageMask) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        VmFile* vmFile = (flags & MapFlags.Anonymous) != 0 ? null : file.File;
+        return VmMmap(vmFile, address, length, prot, flags, offset >> MmConstants.PageShift, out mapped);
+    }
+
+    /// <summary><c>vm_mmap_pgoff</c>: <c>do_mmap</c> under mmap_lock for write, then populate if asked.</summary>
+    private Errno VmMmap(VmFile* file, ulong address, ulong length, Prot prot, MapFlags flags, ulong pgoff, out ulong mapped)
+    {
+        ulong populate;
+        MmapLock.WriteLock();
+        try
+        {
+            Errno error = DoMmap(file, address, length, prot, flags, pgoff, out mapped, out populate);
+            if (error != Errno.None)
+            {
+                return error;
+            }
+        }
+        finally
+        {
+            MmapLock.WriteUnlock();
+        }
+
+        if (populate != 0)
+        {
+            MmPopulate(mapped, populate, ignoreErrors: true);
+        }
+
+        return Errno.None;
+    }
+
+    /// <summary>
+    /// <c>do_mmap</c>: validates, computes <c>vm_flags</c> (<c>calc_vm_prot_bits</c>, <c>calc_vm_flag_bits</c>,
+    /// VM_MAY*, VM_SHARED/VM_MAYSHARE, VM_NORESERVE), places the mapping and maps it. A shared
+    /// anonymous mapping gets a new shmem object of its length (<c>shmem_zero_setup</c>, an allocation point).
+    /// <paramref name="populate"/> is the length to fault in afterwards.
+    /// </summary>
+    private Errno DoMmap(VmFile* file, ulong address, ulong length, Prot prot, MapFlags flags, ulong pgoff, out ulong mapped, out ulong populate)
+    {
+        mapped = 0;
+        populate = 0;
+        if (length == 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        if ((flags & MapFlags.FixedNoReplace) != 0)
+        {
+            flags |= MapFlags.Fixed;
+        }
+
+        if ((flags & MapFlags.Fixed) == 0)
+        {
+            address = RoundHintToMin(address);
+        }
+
+        ulong alignedLength = PageAlign(length);
+        if (alignedLength == 0)
+        {
+            return Errno.ENOMEM;
+        }
+
+        ulong pages = alignedLength >> MmConstants.PageShift;
+        if (pgoff + pages < pgoff)
+        {
+            return Errno.EOVERFLOW;
+        }
+
+        if (Mm->MapCount > Options.MaxMapCount)
+        {
+            return Errno.ENOMEM;
+        }
+
+        VmFlags vmFlags = VmFlagBits.FromProt(prot) | VmFlagBits.FromMapFlags(flags) | VmFlagBits.MayAll;
+        MapFlags type = flags & MapType;
+        bool shared = type == MapFlags.Shared;
+        Errno error = GetUnmappedArea(file == null && !shared, address, alignedLength, flags, out ulong addr);
+        if (error != Errno.None)
+        {
+            return error;
+        }
+
+        if ((flags & MapFlags.FixedNoReplace) != 0 && Tree.FindAtOrAfter(addr, addr + alignedLength, out _, out _) != null)
+        {
+            return Errno.EEXIST;
+        }
+
+        error = file != null ? FileMapFlags(file, prot, type, ref vmFlags) : AnonymousMapFlags(type, addr, ref vmFlags, ref pgoff);
+        if (error != Errno.None)
+        {
+            return error;
+        }
+
+        // vm.overcommit_memory is not 2 (OVERCOMMIT_NEVER) in this model, so MAP_NORESERVE always counts.
+        if ((flags & MapFlags.NoReserve) != 0)
+        {
+            vmFlags |= VmFlags.NoReserve;
+        }
+
+        // VM_ACCOUNT (accountable_mapping) is added by MmapRegion, where the kernel adds it.
+        VmFile* shmem = null;
+        if (file == null && shared)
+        {
+            if (Faults.ShouldFail())
+            {
+                return Errno.ENOMEM;
+            }
+
+            shmem = VmFile.Create(FileNames.NextId(), pages, VmFileKind.SharedAnonymous, canRead: true, canWrite: true);
+            file = shmem;
+        }
+
+        error = MmapRegion(file, addr, alignedLength, vmFlags, pgoff, out mapped);
+        if (shmem != null)
+        {
+            // The mapping holds its own reference; ours goes (and frees the object if mapping failed).
+            VmFile.Put(shmem);
+        }
+
+        if (error != Errno.None)
+        {
+            return error;
+        }
+
+        if ((vmFlags & VmFlags.Locked) != 0 || (flags & MapFlags.Populate) != 0)
+        {
+            populate = alignedLength;
+        }
+
+        return Errno.None;
+    }
+
+    /// <summary>
+    /// The file part of <c>do_mmap</c>'s MAP_TYPE switch: a shared mapping needs a writable file for PROT_WRITE and
+    /// loses VM_MAYWRITE/VM_SHARED on a read-only one; every mapping needs a readable file; growsdown is EINVAL.
+    /// </summary>
+    private static Errno FileMapFlags(VmFile* file, Prot prot, MapFlags type, ref VmFlags vmFlags)
+    {
+        if (type == MapFlags.Shared)
+        {
+            if ((prot & Prot.Write) != 0 && !file->CanWrite)
+            {
+                return Errno.EACCES;
+            }
+
+            vmFlags |= VmFlags.Shared | VmFlags.MayShare;
+            if (!file->CanWrite)
+            {
+                vmFlags &= ~(VmFlags.MayWrite | VmFlags.Shared);
+            }
+        }
+        else if (type != MapFlags.Private)
+        {
+            return Errno.EINVAL;
+        }
+
+        if (!file->CanRead)
+        {
+            return Errno.EACCES;
+        }
+
+        return (vmFlags & VmFlags.GrowsDown) != 0 ? Errno.EINVAL : Errno.None;
+    }
+
+    /// <summary>
+    /// The anonymous part of <c>do_mmap</c>'s MAP_TYPE switch: shared gets VM_SHARED|VM_MAYSHARE and offset 0
+    /// (growsdown is EINVAL); private gets the address in pages as its pgoff.
+    /// </summary>
+    private static Errno AnonymousMapFlags(MapFlags type, ulong addr, ref VmFlags vmFlags, ref ulong pgoff)
+    {
+        switch (type)
+        {
+            case MapFlags.Shared:
+                if ((vmFlags & VmFlags.GrowsDown) != 0)
+                {
+                    return Errno.EINVAL;
+                }
+
+                pgoff = 0;
+                vmFlags |= VmFlags.Shared | VmFlags.MayShare;
+                return Errno.None;
+            case MapFlags.Private:
+                pgoff = addr >> MmConstants.PageShift;
+                return Errno.None;
+            default:
+                return Errno.EINVAL;
+        }
+    }
+
+    /// <summary><c>round_hint_to_min</c>: a non-zero hint below mmap_min_addr becomes mmap_min_addr.</summary>
+    private ulong RoundHintToMin(ulong hint)
+    {
+        hint &= MmConstants.PageMask;
+        ulong min = Options.MmapMinAddr;
+        return hint != 0 && hint < min ? PageAlign(min) : hint;
+    }
+}

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using VmaCore.Locking;
+using VmaCore.Tree;
+
+namespace VmaCore;
+
+/// <summary>
+/// mprotect (Linux v6.15 <c>mm/mprotect.c</c> <c>do_mprotect_pkey</c>, <c>mprotect_fixup</c>): changes the access
+/// bits VMA by VMA, merging or splitting each through <c>vma_modify_flags</c>, and stops at the first hole with
+/// ENOMEM, keeping what it changed before it, as the kernel does.
+/// </summary>
+public sealed unsafe partial class AddressSpace
+{
+    /// <summary>The PROT_* bits mprotect accepts (<c>arch_validate_prot</c>: read, write, exec and PROT_SEM).</summary>
+    private const Prot ValidProt = Prot.Read | Prot.Write | Prot.Exec | (Prot)0x8;
+
+    /// <summary>
+    /// mprotect: sets the access of [address, address + length). EINVAL for an unaligned address, unknown bits or
+    /// both grows bits; ENOMEM when the range wraps or is not fully mapped (after changing what precedes the hole),
+    /// or when a split cannot allocate; EACCES when a VMA does not allow the access (VM_MAY*).
+    /// <see cref="Prot.GrowsDown"/> extends the change down to the start of a growsdown VMA.
+    /// </summary>
+    public Errno Mprotect(ulong address, ulong length, Prot prot)
+    {
+        Prot grows = prot & (Prot.GrowsDown | Prot.GrowsUp);
+        prot &= ~grows;
+        if (grows == (Prot.GrowsDown | Prot.GrowsUp))
+        {
+            return Errno.EINVAL;
+        }
+
+        if ((address & ~MmConstants.PageMask) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        if (length == 0)
+        {
+            return Errno.None;
+        }
+
+        ulong end = address + PageAlign(length);
+        if (end <= address)
+        {
+            return Errno.ENOMEM;
+        }
+
+        if ((prot & ~ValidProt) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        MmapLock.WriteLock();
+        try
+        {
+            return DoMprotect(address, end, prot, grows);
+        }
+        finally
+        {
+            MmapLock.WriteUnlock();
+        }
+    }
+
+    /// <summary>The VMA walk of <c>do_mprotect_pkey</c>, under mmap_lock for write.</summary>
+    private Errno DoMprotect(ulong start, ulong end, Prot prot, Prot grows)
+    {
+        VmArea* vma = Tree.FindAtOrAfter(start, end, out _, out _);
+        if (vma == null)
+        {
+            return Errno.ENOMEM;
+        }
+
+        if (grows == Prot.GrowsDown)
+        {
+            start = vma->VmStart;
+            if ((vma->VmFlags & VmFlags.GrowsDown) == 0)
+            {
+                return Errno.EINVAL;
+            }
+        }
+        else if (grows == Prot.GrowsUp || vma->VmStart > start)
+        {
+            // No VMA grows up on x86-64: PROT_GROWSUP never finds its VMA.
+            return grows == Prot.GrowsUp ? Errno.EINVAL : Errno.ENOMEM;
+        }
+
+        VmArea* prev = start > vma->VmStart ? vma : Tree.FindBefore(start, 0, out _, out _);
+        VmFlags newAccess = VmFlagBits.FromProt(prot);
+        ulong nstart = start;
+        ulong tmp = vma->VmStart;
+        while (vma != null)
+        {
+            if (vma->VmStart != tmp)
+            {
+                return Errno.ENOMEM;
+            }
+
+            VmFlags newFlags = newAccess | (vma->VmFlags & ~VmFlagBits.Access);
+
+            // The VM_MAY* bits sit four places above the bits they allow.
+            if ((((ulong)newFlags & ~((ulong)newFlags >> 4)) & (ulong)VmFlagBits.Access) != 0)
+            {
+                return Errno.EACCES;
+            }
+
+            tmp = vma->VmEnd < end ? vma->VmEnd : end;
+            Errno error = MprotectFixup(vma, ref prev, nstart, tmp, newFlags);
+            if (error != Errno.None)
+            {
+                return error;
+            }
+
+            tmp = prev->VmEnd;
+            nstart = tmp;
+            vma = tmp < end ? Tree.FindAtOrAfter(tmp, end, out _, out _) : null;
+        }
+
+        return tmp < end ? Errno.ENOMEM : Errno.None;
+    }
+
+    /// <summary>
+    /// <c>mprotect_fixup</c>: applies <paramref name="newFlags"/> to [start, end) of <paramref name="vma"/>. Turning a
+    /// private mapping writable charges it (VM_ACCOUNT); making a never-faulted anonymous range read-only drops the
+    /// charge. On return <paramref name="prev"/> is the VMA now covering the range.
+    /// </summary>
+    private Errno MprotectFixup(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags newFlags)
+    {
+        VmFlags oldFlags = vma->VmFlags;
+        if (newFlags == oldFlags)
+        {
+            prev = vma;
+            return Errno.None;
+        }
+
+        if ((newFlags & VmFlags.Write) != 0)
+        {
+            if ((oldFlags & (VmFlags.Account | VmFlags.Write | VmFlags.HugeTlb | VmFlags.Shared | VmFlags.NoReserve)) == 0)
+            {
+                newFlags |= VmFlags.Account;
+            }
+        }
+        else if ((oldFlags & VmFlags.Account) != 0 && vma->VmOps == null && vma->AnonVma == null)
+        {
+            newFlags &= ~VmFlags.Account;
+        }
+
+        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonName, out Errno error);
+        if (target == null)
+        {
+            return error;
+        }
+
+        prev = target;
+
+        // A locked private VMA becoming writable is populated at once to break COW (populate_vma_page_range).
+        if ((oldFlags & (VmFlags.Write | VmFlags.Shared | VmFlags.Locked)) == VmFlags.Locked && (newFlags & VmFlags.Write) != 0)
+        {
+            PopulateVmaRange(target, start, end, write: true);
+        }
+
+        return Errno.None;
+    }
+
+    /// <summary>
+    /// <c>vma_modify_flags</c> (or <c>vma_modify_flags_name</c> when the name changes) followed by the caller's
+    /// <c>vm_flags_reset</c>: the VMA covering exactly [start, end) after merging or splitting, write-locked, with
+    /// <paramref name="newFlags"/>; null with the error when a split could not allocate (nothing changed then).
+    /// </summary>
+    private VmArea* ApplyFlags(VmArea* vma, VmArea* prev, ulong start, ulong end, VmFlags newFlags, AnonVmaName* name, out Errno error)
+    {
+        var vmi = new VmaIterator(this, start);
+        VmArea* target = AnonVmaName.Equal(name, vma->AnonName)
+            ? ModifyFlags(ref vmi, prev, vma, start, end, newFlags, out error)
+            : ModifyFlagsName(ref vmi, prev, vma, start, end, newFlags, name, out error);
+        if (target == null)
+        {
+            return null;
+        }
+
+        Debug.Assert(target->VmStart <= start && target->VmEnd >= end, "vma_modify returned a VMA not covering the range");
+        VmaLock.StartWrite(target);
+        target->VmFlags = newFlags;
+        target->VmPageProt = PageProt(newFlags);
+        return target;
+    }
+}

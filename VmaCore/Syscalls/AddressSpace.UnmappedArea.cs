@@ -1,0 +1,182 @@
+using System.Diagnostics;
+
+namespace VmaCore;
+
+/// <summary>
+/// <c>get_unmapped_area</c> of Linux v6.15 on x86-64 (<c>mm/mmap.c</c> <c>__get_unmapped_area</c>,
+/// <c>arch/x86/kernel/sys_x86_64.c</c> <c>arch_get_unmapped_area_topdown</c>, <c>mm/vma.c</c>
+/// <c>unmapped_area_topdown</c>/<c>unmapped_area</c>, <c>mm/huge_memory.c</c> <c>__thp_get_unmapped_area</c>):
+/// choosing where a mapping goes. Called with mmap_lock held.
+/// </summary>
+public sealed unsafe partial class AddressSpace
+{
+    /// <summary>PMD_SIZE: the size of a transparent huge page.</summary>
+    private const ulong PmdSize = 2UL << 20;
+
+    /// <summary>
+    /// <c>__get_unmapped_area</c>: the address for a mapping of <paramref name="length"/> bytes. MAP_FIXED takes
+    /// <paramref name="address"/> as it is; otherwise a free hint is honoured, else the highest free range below
+    /// <see cref="AddressSpaceOptions.MmapBase"/> is taken (THP-aligned for large private anonymous mappings),
+    /// falling back to a bottom-up search. Errors: ENOMEM (too long or no room), EINVAL (unaligned fixed address),
+    /// EPERM (below <c>mmap_min_addr</c>).
+    /// </summary>
+    internal Errno GetUnmappedArea(bool anonymousPrivate, ulong address, ulong length, MapFlags flags, out ulong result)
+    {
+        Debug.Assert(MmapLock.IsHeld, "get_unmapped_area without mmap_lock");
+        result = 0;
+        ulong taskSize = Options.TaskSize;
+        if (length > taskSize)
+        {
+            return Errno.ENOMEM;
+        }
+
+        ulong found;
+        if ((flags & MapFlags.Fixed) != 0)
+        {
+            found = address;
+        }
+        else if (anonymousPrivate && address == 0 && length % PmdSize == 0)
+        {
+            if (!ThpUnmappedArea(length, out found) && !TopDownUnmappedArea(0, length, out found))
+            {
+                return Errno.ENOMEM;
+            }
+        }
+        else if (!TopDownUnmappedArea(address, length, out found))
+        {
+            return Errno.ENOMEM;
+        }
+
+        if (found > taskSize - length)
+        {
+            return Errno.ENOMEM;
+        }
+
+        if ((found & ~MmConstants.PageMask) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        // security_mmap_addr: cap_mmap_addr refuses addresses below mmap_min_addr (a task without CAP_SYS_RAWIO).
+        if (found < Options.MmapMinAddr)
+        {
+            return Errno.EPERM;
+        }
+
+        result = found;
+        return Errno.None;
+    }
+
+    /// <summary>
+    /// <c>vm_start_gap</c>: where a VMA's claim on the address space starts, including the stack guard gap below
+    /// a growsdown VMA (clamped at 0).
+    /// </summary>
+    internal ulong VmStartGap(VmArea* vma)
+    {
+        ulong start = vma->VmStart;
+        if ((vma->VmFlags & VmFlags.GrowsDown) != 0)
+        {
+            ulong gapStart = start - Options.StackGuardGap;
+            return gapStart > start ? 0 : gapStart;
+        }
+
+        return start;
+    }
+
+    /// <summary>
+    /// <c>__thp_get_unmapped_area</c> for anonymous memory (offset 0): searches for <paramref name="length"/> plus one
+    /// PMD and places the mapping PMD-aligned inside it, at the top when the padded range is already aligned.
+    /// </summary>
+    private bool ThpUnmappedArea(ulong length, out ulong result)
+    {
+        ulong padded = length + PmdSize;
+        if (padded < length || !TopDownUnmappedArea(0, padded, out ulong found))
+        {
+            result = 0;
+            return false;
+        }
+
+        ulong misalignment = (0 - found) & (PmdSize - 1);
+        result = misalignment == 0 ? found + PmdSize : found + misalignment;
+        return true;
+    }
+
+    /// <summary>
+    /// <c>arch_get_unmapped_area_topdown</c> without MAP_FIXED: the page-aligned hint if the range there is free up
+    /// to the next VMA's start gap, else the highest free range below mmap_base, else bottom-up from
+    /// TASK_UNMAPPED_BASE.
+    /// </summary>
+    private bool TopDownUnmappedArea(ulong hint, ulong length, out ulong result)
+    {
+        ulong taskSize = Options.TaskSize;
+        if (hint != 0)
+        {
+            hint &= MmConstants.PageMask;
+
+            // mmap_address_hint_valid (the 47-bit window is the whole of TASK_SIZE in this model).
+            if (taskSize - length >= hint)
+            {
+                VmArea* vma = Tree.FindAtOrAfter(hint, ulong.MaxValue, out _, out _);
+                if (vma == null || hint + length <= VmStartGap(vma))
+                {
+                    result = hint;
+                    return true;
+                }
+            }
+        }
+
+        ulong low = MmConstants.PageSize < Options.MmapMinAddr ? Options.MmapMinAddr : MmConstants.PageSize;
+        if (UnmappedAreaTopDown(low, Options.MmapBase, length, out result))
+        {
+            return true;
+        }
+
+        // A top-down search can fail where a bottom-up one succeeds (arch_get_unmapped_area).
+        ulong legacyBase = PageAlign(taskSize / 3);
+        return UnmappedAreaBottomUp(legacyBase, taskSize, length, out result);
+    }
+
+    /// <summary>
+    /// <c>unmapped_area_topdown</c>: the highest gap of <paramref name="length"/> bytes in [low, high) that does not
+    /// intrude on the guard gap below a growsdown VMA above it.
+    /// </summary>
+    private bool UnmappedAreaTopDown(ulong low, ulong high, ulong length, out ulong result)
+    {
+        while (high > low && Tree.FindEmptyAreaRev(low, high, length, out ulong gap))
+        {
+            ulong gapEnd = gap + length;
+            VmArea* next = Tree.FindAtOrAfter(gapEnd, ulong.MaxValue, out _, out _);
+            if (next != null && (next->VmFlags & VmFlags.GrowsDown) != 0 && VmStartGap(next) < gapEnd)
+            {
+                high = VmStartGap(next);
+                continue;
+            }
+
+            result = gap;
+            return true;
+        }
+
+        result = 0;
+        return false;
+    }
+
+    /// <summary><c>unmapped_area</c>: the lowest such gap in [low, high).</summary>
+    private bool UnmappedAreaBottomUp(ulong low, ulong high, ulong length, out ulong result)
+    {
+        while (high > low && Tree.FindEmptyArea(low, high, length, out ulong gap))
+        {
+            VmArea* next = Tree.FindAtOrAfter(gap + length, ulong.MaxValue, out _, out _);
+            if (next != null && (next->VmFlags & VmFlags.GrowsDown) != 0 && VmStartGap(next) < gap + length)
+            {
+                low = next->VmEnd;
+                continue;
+            }
+
+            result = gap;
+            return true;
+        }
+
+        result = 0;
+        return false;
+    }
+}
