@@ -1,0 +1,297 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using VmaCore;
+
+namespace Replay.Trace;
+
+/// <summary>
+/// Reads a vmatrace v1 trace (see <c>docs/vmatrace-format.md</c>) and validates every line before anything runs:
+/// syntax, operations, flags and advices, ranges inside the window, file names and file ranges.
+/// </summary>
+public static class TraceParser
+{
+    /// <summary>Pages in every trace file (1 GiB).</summary>
+    public const ulong FilePages = 262_144;
+
+    /// <summary>The longest file NAME.</summary>
+    private const int MaxFileNameLength = 32;
+
+    private static readonly string[] s_keywords = ["mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "name", "touch", "mremap", "maps"];
+
+    private static readonly Dictionary<string, Advice> s_advices = new(StringComparer.Ordinal)
+    {
+        ["dontfork"] = Advice.DontFork,
+        ["dofork"] = Advice.DoFork,
+        ["wipeonfork"] = Advice.WipeOnFork,
+        ["keeponfork"] = Advice.KeepOnFork,
+        ["dontdump"] = Advice.DontDump,
+        ["dodump"] = Advice.DoDump,
+        ["hugepage"] = Advice.HugePage,
+        ["nohugepage"] = Advice.NoHugePage,
+        ["random"] = Advice.Random,
+        ["sequential"] = Advice.Sequential,
+        ["normal"] = Advice.Normal,
+    };
+
+    /// <summary>The trace keyword of an operation.</summary>
+    public static string Keyword(TraceOpKind kind) => s_keywords[(int)kind];
+
+    /// <summary>Parses a whole trace; throws <see cref="TraceFormatException"/> at the first malformed line.</summary>
+    public static List<TraceOperation> Parse(TextReader reader, ulong windowPages)
+    {
+        var operations = new List<TraceOperation>();
+        int lineNumber = 0;
+        string? line;
+        while ((line = reader.ReadLine()) != null)
+        {
+            lineNumber++;
+            TraceOperation? op = ParseLine(line, lineNumber, windowPages);
+            if (op != null)
+            {
+                operations.Add(op);
+            }
+        }
+
+        return operations;
+    }
+
+    /// <summary>Parses one line; null for a blank or comment-only line.</summary>
+    public static TraceOperation? ParseLine(string line, int lineNumber, ulong windowPages)
+    {
+        var reader = new LineReader(lineNumber, windowPages);
+        string[] tokens = Tokenize(line, lineNumber);
+        if (tokens.Length == 0)
+        {
+            return null;
+        }
+
+        int kindIndex = Array.IndexOf(s_keywords, tokens[0]);
+        if (kindIndex < 0)
+        {
+            throw new TraceFormatException(lineNumber, $"unknown operation '{tokens[0]}'");
+        }
+
+        var kind = (TraceOpKind)kindIndex;
+        return kind switch
+        {
+            TraceOpKind.Maps => reader.Arity(tokens, 1, 1, "maps takes no arguments")
+                .Op(kind, 0, 0),
+            TraceOpKind.Mmap => ParseMmap(reader.Arity(tokens, 4, int.MaxValue, "usage: mmap ADDR LEN PROT [FLAG ...]"), tokens),
+            TraceOpKind.Munmap or TraceOpKind.Mlock or TraceOpKind.Munlock or TraceOpKind.Touch =>
+                reader.Arity(tokens, 3, 3, $"usage: {tokens[0]} ADDR LEN").Range(kind, tokens),
+            TraceOpKind.Mprotect => reader.Arity(tokens, 4, 4, "usage: mprotect ADDR LEN PROT").Range(kind, tokens) with
+            {
+                Prot = reader.Prot(tokens[3]),
+            },
+            TraceOpKind.Madvise => reader.Arity(tokens, 4, 4, "usage: madvise ADDR LEN ADVICE").Range(kind, tokens) with
+            {
+                Advice = s_advices.TryGetValue(tokens[3], out Advice advice) ? advice : throw reader.Fail("unknown advice", tokens[3]),
+            },
+            TraceOpKind.Name => reader.Arity(tokens, 4, 4, "usage: name ADDR LEN NAME|-").Range(kind, tokens) with
+            {
+                AnonName = tokens[3] == "-" ? null : tokens[3],
+            },
+            TraceOpKind.Mremap => ParseMremap(reader.Arity(tokens, 4, 5, "usage: mremap OLDADDR OLDLEN NEWLEN [NEWADDR]"), tokens),
+            _ => throw new InvalidOperationException($"unhandled operation {kind}"),
+        };
+    }
+
+    private static TraceOperation ParseMmap(LineReader reader, string[] tokens)
+    {
+        TraceOperation op = reader.Range(TraceOpKind.Mmap, tokens);
+        Prot prot = reader.Prot(tokens[3]);
+        MapFlags flags = MapFlags.None;
+        string? file = null;
+        ulong pgoff = 0;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 4; i < tokens.Length; i++)
+        {
+            string flag = tokens[i];
+            if (flag.StartsWith("file=", StringComparison.Ordinal))
+            {
+                if (file != null)
+                {
+                    throw reader.Fail("duplicate file= flag", flag);
+                }
+
+                (file, pgoff) = reader.File(flag, op.Length);
+                continue;
+            }
+
+            if (!seen.Add(flag))
+            {
+                throw reader.Fail("duplicate mmap flag", flag);
+            }
+
+            flags |= flag switch
+            {
+                "shared" => MapFlags.Shared,
+                "private" => MapFlags.None,
+                "noreserve" => MapFlags.NoReserve,
+                "growsdown" => MapFlags.GrowsDown,
+                "locked" => MapFlags.Locked,
+                "populate" => MapFlags.Populate,
+                _ => throw reader.Fail("unknown mmap flag", flag),
+            };
+        }
+
+        if ((flags & MapFlags.GrowsDown) != 0 && file != null)
+        {
+            throw reader.Fail("growsdown is for anonymous mappings only", null);
+        }
+
+        return op with { Prot = prot, MapFlags = flags, FileName = file, FilePageOffset = pgoff };
+    }
+
+    private static TraceOperation ParseMremap(LineReader reader, string[] tokens)
+    {
+        TraceOperation op = reader.Range(TraceOpKind.Mremap, tokens);
+        ulong newLength = reader.Number(tokens[3]);
+        if (tokens.Length == 5)
+        {
+            ulong newAddress = reader.Number(tokens[4]);
+            reader.CheckWindow(newAddress, newLength);
+            return op with { NewLength = newLength, NewAddress = newAddress };
+        }
+
+        reader.CheckWindow(op.Address, newLength);
+        return op with { NewLength = newLength };
+    }
+
+    /// <summary>Splits a line at spaces and tabs, dropping a comment that starts with <c>#</c>, even inside a token.</summary>
+    private static string[] Tokenize(string line, int lineNumber)
+    {
+        int hash = line.IndexOf('#', StringComparison.Ordinal);
+        ReadOnlySpan<char> content = hash >= 0 ? line.AsSpan(0, hash) : line;
+        if (content.Contains('\0'))
+        {
+            throw new TraceFormatException(lineNumber, "NUL byte in trace");
+        }
+
+        return content.ToString().Split([' ', '\t', '\r', '\v', '\f'], StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>The checks of one line, bound to its number and the window.</summary>
+    private readonly struct LineReader(int lineNumber, ulong windowPages)
+    {
+        public LineReader Arity(string[] tokens, int min, int max, string usage) =>
+            tokens.Length >= min && tokens.Length <= max ? this : throw Fail(usage, null);
+
+        public TraceOperation Op(TraceOpKind kind, ulong address, ulong length) => new(kind, lineNumber, address, length);
+
+        /// <summary>ADDR and LEN from tokens 1 and 2, checked against the window.</summary>
+        public TraceOperation Range(TraceOpKind kind, string[] tokens)
+        {
+            ulong address = Number(tokens[1]);
+            ulong length = Number(tokens[2]);
+            CheckWindow(address, length);
+            return Op(kind, address, length);
+        }
+
+        public void CheckWindow(ulong address, ulong length)
+        {
+            if (address > windowPages || length > windowPages - address)
+            {
+                throw Fail("range outside the window", null);
+            }
+        }
+
+        /// <summary>An unsigned number: decimal (leading zeros allowed) or hexadecimal with 0x or 0X.</summary>
+        public ulong Number(string token)
+        {
+            ReadOnlySpan<char> digits = token;
+            int radix = 10;
+            if (digits.Length > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+            {
+                digits = digits[2..];
+                radix = 16;
+            }
+
+            ulong value = 0;
+            foreach (char c in digits)
+            {
+                int digit = c switch
+                {
+                    >= '0' and <= '9' => c - '0',
+                    >= 'a' and <= 'f' when radix == 16 => c - 'a' + 10,
+                    >= 'A' and <= 'F' when radix == 16 => c - 'A' + 10,
+                    _ => -1,
+                };
+                if (digit < 0 || value > (ulong.MaxValue - (ulong)digit) / (ulong)radix)
+                {
+                    throw Fail("bad number", token);
+                }
+
+                value = value * (ulong)radix + (ulong)digit;
+            }
+
+            return digits.Length > 0 ? value : throw Fail("bad number", token);
+        }
+
+        /// <summary>PROT: r, w and x at most once each, in any order, with '-' placeholders; never empty.</summary>
+        public Prot Prot(string token)
+        {
+            VmaCore.Prot prot = VmaCore.Prot.None;
+            foreach (char c in token)
+            {
+                VmaCore.Prot bit = c switch
+                {
+                    'r' => VmaCore.Prot.Read,
+                    'w' => VmaCore.Prot.Write,
+                    'x' => VmaCore.Prot.Exec,
+                    '-' => VmaCore.Prot.None,
+                    _ => throw Fail("bad PROT", token),
+                };
+                if ((prot & bit) != 0)
+                {
+                    throw Fail("bad PROT", token);
+                }
+
+                prot |= bit;
+            }
+
+            return token.Length > 0 ? prot : throw Fail("bad PROT", token);
+        }
+
+        /// <summary><c>file=NAME:PGOFF</c>: NAME of 1 to 32 of [A-Za-z0-9_.-], not "-", and the range inside the file.</summary>
+        public (string Name, ulong PageOffset) File(string flag, ulong length)
+        {
+            int colon = flag.LastIndexOf(':');
+            string name = colon > 5 ? flag[5..colon] : "";
+            if (colon < 0 || !IsValidFileName(name))
+            {
+                throw Fail("bad file=NAME:PGOFF", flag);
+            }
+
+            ulong pgoff = Number(flag[(colon + 1)..]);
+            if (pgoff > FilePages || length > FilePages - pgoff)
+            {
+                throw Fail("file range beyond the 1 GiB file", flag);
+            }
+
+            return (name, pgoff);
+        }
+
+        public TraceFormatException Fail(string problem, string? token) =>
+            new(lineNumber, token == null ? problem : $"{problem} '{token}'");
+
+        private static bool IsValidFileName(string name)
+        {
+            if (name.Length is 0 or > MaxFileNameLength || name == "-")
+            {
+                return false;
+            }
+
+            foreach (char c in name)
+            {
+                if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '.' or '-'))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using Replay.Trace;
+using VmaCore;
+using VmaCore.Files;
+
+namespace Replay;
+
+/// <summary>
+/// Applies a vmatrace v1 trace to a fresh <see cref="AddressSpace"/> and prints what the kernel oracle prints:
+/// an <c>error OP errno=NAME</c> line for each failed operation and a <c>maps</c> block for each <c>maps</c>.
+/// </summary>
+/// <remarks>
+/// The window of <see cref="WindowPages"/> pages starts at <see cref="WindowBase"/>, a 1 GiB aligned address with
+/// at least <see cref="GuardPages"/> empty pages on each side, as the oracle places it; every trace operation is
+/// MAP_FIXED, so the engine's own placement never runs.
+/// </remarks>
+public static class TraceRunner
+{
+    /// <summary>The window size in pages (the oracle's default).</summary>
+    public const ulong WindowPages = 1UL << 20;
+
+    /// <summary>Empty pages kept on each side of the window (the oracle's default).</summary>
+    public const ulong GuardPages = 1UL << 20;
+
+    /// <summary>The byte address of page 0 of the window.</summary>
+    public const ulong WindowBase = 64UL << 30;
+
+    /// <summary>Exit status of a run that completed (failed operations included).</summary>
+    public const int Success = 0;
+
+    /// <summary>Exit status of a malformed trace.</summary>
+    public const int Malformed = 2;
+
+    /// <summary>
+    /// Validates the whole trace, then runs it. A malformed trace prints its problem (with the line number) to
+    /// <paramref name="error"/>, writes nothing to <paramref name="output"/> and returns <see cref="Malformed"/>.
+    /// </summary>
+    public static int Run(TextReader trace, TextWriter output, AddressSpaceOptions options, TextWriter error)
+    {
+        List<TraceOperation> operations;
+        try
+        {
+            operations = TraceParser.Parse(trace, WindowPages);
+        }
+        catch (TraceFormatException e)
+        {
+            error.WriteLine($"Replay: {e.Message}");
+            return Malformed;
+        }
+
+        using var space = new AddressSpace(options);
+        using var files = new FileRegistry();
+        foreach (TraceOperation op in operations)
+        {
+            if (op.Kind == TraceOpKind.Maps)
+            {
+                MapsPrinter.Print(space, output);
+                continue;
+            }
+
+            Errno result = Apply(space, files, op);
+            if (result != Errno.None)
+            {
+                output.Write($"error {op.Keyword} errno={result}\n");
+            }
+        }
+
+        return Success;
+    }
+
+    private static Errno Apply(AddressSpace space, FileRegistry files, TraceOperation op)
+    {
+        ulong address = Bytes(op.Address);
+        ulong length = op.Length << MmConstants.PageShift;
+        switch (op.Kind)
+        {
+            case TraceOpKind.Mmap:
+                MapFlags flags = MapFlags.Fixed | op.MapFlags | ((op.MapFlags & MapFlags.Shared) != 0 ? 0 : MapFlags.Private);
+                if (op.FileName == null)
+                {
+                    return space.Mmap(address, length, op.Prot, flags | MapFlags.Anonymous, out _);
+                }
+
+                MappedFile file = files.Open(op.FileName, TraceParser.FilePages);
+                return space.Mmap(address, length, op.Prot, flags, file, op.FilePageOffset << MmConstants.PageShift, out _);
+            case TraceOpKind.Munmap:
+                return space.Munmap(address, length);
+            case TraceOpKind.Mprotect:
+                return space.Mprotect(address, length, op.Prot);
+            case TraceOpKind.Madvise:
+                return space.Madvise(address, length, op.Advice);
+            case TraceOpKind.Mlock:
+                return space.Mlock(address, length);
+            case TraceOpKind.Munlock:
+                return space.Munlock(address, length);
+            case TraceOpKind.Name:
+                return space.SetAnonName(address, length, op.AnonName);
+            case TraceOpKind.Touch:
+                return space.Touch(address, length);
+            case TraceOpKind.Mremap:
+                ulong newLength = op.NewLength << MmConstants.PageShift;
+                return op.NewAddress is ulong target
+                    ? space.Mremap(address, length, newLength, MremapFlags.MayMove | MremapFlags.Fixed, Bytes(target), out _)
+                    : space.Mremap(address, length, newLength, MremapFlags.None, 0, out _);
+            default:
+                throw new InvalidOperationException($"line {op.Line}: unhandled operation {op.Kind}");
+        }
+    }
+
+    /// <summary>The byte address of window page <paramref name="page"/>.</summary>
+    private static ulong Bytes(ulong page) => WindowBase + (page << MmConstants.PageShift);
+}
