@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VmaCore.Locking;
+using VmaCore.Tree;
 
 namespace VmaCore;
 
@@ -248,7 +249,9 @@ public sealed unsafe partial class AddressSpace
             return Errno.ENOMEM;
         }
 
-        if (!Tree.Preallocate(address, vma->VmEnd) || AnonVmaPrepare(vma) != Errno.None)
+        var vmi = new VmaIterator(this, address);
+        vmi.Config(address, vma->VmEnd);
+        if (vmi.Prealloc() != Errno.None || AnonVmaPrepare(vma) != Errno.None)
         {
             return Errno.ENOMEM;
         }
@@ -268,7 +271,7 @@ public sealed unsafe partial class AddressSpace
 
         vma->VmStart = address;
         vma->VmPgoff -= grow;
-        Tree.Store(address, vma->VmEnd, vma);
+        vmi.StoreOverwrite(vma);
         return Errno.None;
     }
 

@@ -15,11 +15,6 @@ internal static class VmFlagBits
     /// <summary>The VM_MAY* bits every mapping starts with (<c>do_mmap</c>).</summary>
     public const VmFlags MayAll = VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec;
 
-    /// <summary>
-    /// <c>VM_DATA_DEFAULT_FLAGS</c> on x86-64 without READ_IMPLIES_EXEC: what brk gives the heap (plus VM_ACCOUNT).
-    /// </summary>
-    public const VmFlags DataDefault = VmFlags.Read | VmFlags.Write | MayAll;
-
     /// <summary><c>calc_vm_prot_bits</c>: PROT_READ/WRITE/EXEC to VM_READ/WRITE/EXEC (other bits are ignored).</summary>
     public static VmFlags FromProt(Prot prot) => (VmFlags)(ulong)(prot & (Prot.Read | Prot.Write | Prot.Exec));
 
