@@ -397,7 +397,8 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// <c>remap_is_valid</c>: a zero old length only duplicates shared mappings (EINVAL on private ones); the range
-    /// may not cross the VMA's end (EFAULT); a growing range may not overflow its offset (EINVAL) nor grow a
+    /// may not cross the VMA's end (EFAULT; for a shrink only the kept part counts, since the tail is unmapped
+    /// first, 6.17 <c>check_prep_vma</c>); a growing range may not overflow its offset (EINVAL) nor grow a
     /// VM_DONTEXPAND or VM_PFNMAP mapping (EFAULT); RLIMIT_MEMLOCK and RLIMIT_AS do not apply in this model.
     /// </summary>
     private static Errno RemapIsValid(ref RemapRequest request, VmArea* vma)
@@ -407,7 +408,8 @@ public sealed unsafe partial class AddressSpace
             return Errno.EINVAL;
         }
 
-        if (request.OldLength > vma->VmEnd - request.Address)
+        ulong keptLength = request.NewLength < request.OldLength ? request.NewLength : request.OldLength;
+        if (keptLength > vma->VmEnd - request.Address)
         {
             return Errno.EFAULT;
         }
