@@ -112,7 +112,10 @@ internal unsafe struct VmaIterator
         return vma;
     }
 
-    /// <summary><c>vma_prev</c>: the VMA before the current range (skipping gaps), or null (underflow).</summary>
+    /// <summary>
+    /// <c>vma_prev</c>: the VMA before the current range (skipping gaps), or null (underflow, the iterator then on the
+    /// gap at the bottom).
+    /// </summary>
     public VmArea* Prev()
     {
         ulong below;
@@ -144,6 +147,9 @@ internal unsafe struct VmaIterator
         VmArea* prev = below == 0 ? null : Tree.FindBefore(below, 0, out prevStart, out prevEnd);
         if (prev == null)
         {
+            // Like the maple state, stop on the first range (the gap from 0), from which a find starts again.
+            _index = 0;
+            _end = below;
             _status = Status.Underflow;
             return null;
         }
