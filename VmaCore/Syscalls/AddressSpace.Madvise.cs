@@ -174,7 +174,10 @@ public sealed unsafe partial class AddressSpace
                 break;
         }
 
-        Errno error = MadviseUpdateVma(vma, ref prev, start, end, flags, vma->AnonName);
+        // The VMA's name is pinned: a merge may free the VMA, and with it the last reference to the name.
+        AnonVmaName* name = AnonVmaName.Get(vma->AnonName);
+        Errno error = MadviseUpdateVma(vma, ref prev, start, end, flags, name);
+        AnonVmaName.Put(name);
         return error == Errno.ENOMEM ? Errno.EAGAIN : error;
     }
 
