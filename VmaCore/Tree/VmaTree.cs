@@ -1,52 +1,144 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
+using Slab;
 
 namespace VmaCore.Tree;
 
 /// <summary>
-/// The mm's VMA tree (<c>mm_mt</c>): a map from non-overlapping address ranges [start, end) to VMAs.
-/// One writer (holding mmap_lock for write) modifies it; readers walk it without locks inside an RCU read-side
-/// section. A modification is a <see cref="Preallocate"/> that may fail and changes nothing, followed by a
-/// <see cref="Store"/> that cannot fail.
-/// FIRST VERSION: a copy-on-write sorted array; the maple-tree-like B-tree replaces it (issue 4).
+/// The mm's VMA tree (<c>mm_mt</c>): a map from non-overlapping address ranges [start, end) to VMAs over the whole
+/// 64-bit index space, as a B-tree of ranges in the manner of the Linux maple tree (lib/maple_tree.c, v6.15) in
+/// allocation-range mode (<c>MT_FLAGS_ALLOC_RANGE</c>): 16-slot leaves that store free ranges as null entries, and
+/// 10-slot inner nodes that record the largest gap of each child, so that lookups, stores and free-range searches
+/// all take O(log n).
 /// </summary>
-internal sealed unsafe class VmaTree : IDisposable
+/// <remarks>
+/// <para>
+/// Concurrency protocol (the maple tree's RCU mode). One writer at a time (the caller holds mmap_lock for write)
+/// runs <see cref="Preallocate"/>, <see cref="Store"/>, <see cref="FindEmptyArea"/> and
+/// <see cref="FindEmptyAreaRev"/>. Readers run <see cref="Load"/>, <see cref="FindAtOrAfter"/> and
+/// <see cref="FindBefore"/> with no lock, inside an RCU read-side section. The writer never changes a pivot or the
+/// layout of a node a reader can reach: it builds new nodes for the part of the tree that changes and publishes
+/// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
+/// the same. The only in-place writes are single-pointer stores of an entry over exactly one existing slot, and
+/// the gap values, which readers never read. A reader therefore sees, for each address, the entry before or after
+/// a store. Replaced nodes are freed after a grace period, in one <see cref="Rcu.Call"/> per store.
+/// </para>
+/// <para>
+/// Invariants: all leaves are at the same depth; a non-root node holds at least
+/// <see cref="VmaTreeNode.MinSlotCount"/> slots and the root at least two children; no two neighbouring ranges,
+/// even in different leaves, are both free (a free range is always one slot, so that a gap is never split between
+/// nodes: the kernel's <c>mab_no_null_split</c> and <c>mas_extend_spanning_null</c>); an inner node's gap for a
+/// child is the size of the largest free slot under it; the empty tree has no node at all.
+/// </para>
+/// </remarks>
+internal sealed unsafe partial class VmaTree : IDisposable
 {
-    private struct Entry
-    {
-        public ulong Start;
-        public ulong End;
-        public VmArea* Vma;
-    }
+    /// <summary>The tallest tree the writer's path buffers hold (far more than 2^64 ranges would need).</summary>
+    internal const int MaxHeight = 32;
 
-    private Entry[] _entries = [];
-    private bool _preallocated;
+    /// <summary>The cache all trees take their nodes from (the kernel's <c>maple_node_cache</c>).</summary>
+    private static readonly SlabCache<VmaTreeNode> s_nodeCache = new("maple_node", new SlabCacheOptions
+    {
+        Alignment = VmaTreeNode.Size,
+    });
+
+    /// <summary>
+    /// The tagged root pointer, 0 for the empty tree. Written only by the writer, with a release store once the
+    /// new nodes below it are complete; readers load it with acquire.
+    /// </summary>
+    private nint _root;
+
+    /// <summary>The number of node levels (0 when empty, 1 for a root leaf). Writer side only.</summary>
+    private int _height;
+
+    /// <summary>The number of non-null ranges. Written by the writer; readable by anyone.</summary>
+    private int _count;
+
+    /// <summary>The preallocated nodes, a singly linked list through their first word (unpublished nodes only).</summary>
+    private VmaTreeNode* _pool;
+
+    /// <summary>The number of nodes in <see cref="_pool"/>.</summary>
+    private int _poolCount;
+
+    /// <summary>The nodes the current store unpublished; freed together after a grace period.</summary>
+    private readonly List<nint> _retired = new();
 
     /// <summary>Test hook: the next this many preallocations fail with ENOMEM.</summary>
     public int FailNextPreallocations { get; set; }
 
     /// <summary>The number of stored ranges.</summary>
-    public int Count => Volatile.Read(ref _entries).Length;
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>The number of node levels: 0 when empty, 1 when the root is a leaf.</summary>
+    internal int Height => _height;
+
+    /// <summary>The number of preallocated nodes waiting in the pool.</summary>
+    internal int PreallocatedNodes => _poolCount;
+
+    /// <summary>The statistics of the node cache shared by all trees.</summary>
+    internal static SlabInfo NodeCacheInfo => s_nodeCache.Info;
+
+    /// <summary>
+    /// The worst-case number of nodes a store needs: up to three new nodes per level (a level's slots, with those
+    /// of a pulled-in sibling, never exceed three nodes' worth) and a new root.
+    /// </summary>
+    private int NodesNeeded => (3 * _height) + 1;
 
     /// <summary>The VMA whose range contains <paramref name="address"/>, or null (<c>mtree_load</c>).</summary>
     public VmArea* Load(ulong address)
     {
-        Entry[] e = Volatile.Read(ref _entries);
-        int i = FirstEndingAfter(e, address);
-        return i < e.Length && e[i].Start <= address ? e[i].Vma : null;
+        nint tagged = Volatile.Read(ref _root);
+        if (tagged == 0)
+        {
+            return null;
+        }
+
+        while (!VmaTreeNode.IsLeafPointer(tagged))
+        {
+            // Inner pointers carry no tag.
+            VmaTreeNode* inner = (VmaTreeNode*)tagged;
+            tagged = (nint)Volatile.Read(ref inner->Child[VmaTreeNode.InnerOffset(inner, address)]);
+        }
+
+        VmaTreeNode* leaf = VmaTreeNode.FromTagged(tagged);
+        return (VmArea*)Volatile.Read(ref leaf->LeafSlot[VmaTreeNode.LeafOffset(leaf, address)]);
     }
 
     /// <summary>The first VMA whose range ends after <paramref name="address"/> and starts before <paramref name="limit"/>, or null (<c>mt_find</c>).</summary>
     public VmArea* FindAtOrAfter(ulong address, ulong limit, out ulong start, out ulong end)
     {
-        Entry[] e = Volatile.Read(ref _entries);
-        int i = FirstEndingAfter(e, address);
-        if (i < e.Length && e[i].Start < limit)
+        ulong index = address;
+        while (LookupLeaf(index, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
         {
-            start = e[i].Start;
-            end = e[i].End;
-            return e[i].Vma;
+            ulong first = VmaTreeNode.SlotMin(leaf, i, min);
+            for (; i <= leaf->End && first < limit; i++)
+            {
+                ulong last = VmaTreeNode.SlotMax(leaf, i, max);
+                VmArea* vma = (VmArea*)Volatile.Read(ref leaf->LeafSlot[i]);
+                if (vma != null)
+                {
+                    Debug.Assert(last != ulong.MaxValue, "a stored range ends at 2^64");
+                    start = first;
+                    end = last + 1;
+                    return vma;
+                }
+
+                if (last == ulong.MaxValue)
+                {
+                    break;
+                }
+
+                first = last + 1;
+            }
+
+            if (first >= limit || max == ulong.MaxValue)
+            {
+                break;
+            }
+
+            index = max + 1;
         }
 
         start = end = 0;
@@ -56,150 +148,228 @@ internal sealed unsafe class VmaTree : IDisposable
     /// <summary>The last VMA whose range starts before <paramref name="address"/> and ends after <paramref name="limit"/>, or null (<c>mt_prev</c>).</summary>
     public VmArea* FindBefore(ulong address, ulong limit, out ulong start, out ulong end)
     {
-        Entry[] e = Volatile.Read(ref _entries);
-        int i = FirstEndingAfter(e, address);
-        if (i < e.Length && e[i].Start < address)
+        ulong index = address - 1;
+        while (address != 0 && LookupLeaf(index, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
         {
-            i++;
-        }
+            ulong last = VmaTreeNode.SlotMax(leaf, i, max);
+            for (; i >= 0 && last >= limit; i--)
+            {
+                ulong first = VmaTreeNode.SlotMin(leaf, i, min);
+                VmArea* vma = (VmArea*)Volatile.Read(ref leaf->LeafSlot[i]);
+                if (vma != null)
+                {
+                    start = first;
+                    end = last + 1;
+                    return vma;
+                }
 
-        i--;
-        if (i >= 0 && e[i].End > limit)
-        {
-            start = e[i].Start;
-            end = e[i].End;
-            return e[i].Vma;
+                if (first == 0)
+                {
+                    break;
+                }
+
+                last = first - 1;
+            }
+
+            if (last < limit || min == 0)
+            {
+                break;
+            }
+
+            index = min - 1;
         }
 
         start = end = 0;
         return null;
     }
 
-    /// <summary>Reserves what a store of [start, end) needs; false (ENOMEM) changes nothing.</summary>
+    /// <summary>
+    /// Reserves what a store of [start, end) needs (<c>mas_preallocate</c>): the worst-case node count, taken from the
+    /// slab into this tree's pool. False (ENOMEM) changes nothing: the nodes taken by this call go back.
+    /// </summary>
     public bool Preallocate(ulong start, ulong end)
     {
-        Debug.Assert(start < end, "empty range");
+        CheckRange(start, end);
         if (FailNextPreallocations > 0)
         {
             FailNextPreallocations--;
             return false;
         }
 
-        _preallocated = true;
+        int added = 0;
+        while (_poolCount < NodesNeeded)
+        {
+            VmaTreeNode* node = s_nodeCache.TryAlloc();
+            if (node == null)
+            {
+                for (; added > 0; added--)
+                {
+                    s_nodeCache.Free(TakeNode());
+                }
+
+                return false;
+            }
+
+            ReturnNode(node);
+            added++;
+        }
+
         return true;
     }
 
-    /// <summary>Stores <paramref name="vma"/> (null erases) over [start, end), clipping overlapped ranges. Cannot fail.</summary>
-    public void Store(ulong start, ulong end, VmArea* vma)
+    /// <summary>Returns the unused preallocated nodes to the slab (<c>mas_destroy</c>).</summary>
+    public void ReleasePreallocated()
     {
-        Debug.Assert(_preallocated, "Store without Preallocate");
-        _preallocated = false;
-        Entry[] old = _entries;
-        var list = new System.Collections.Generic.List<Entry>(old.Length + 2);
-        foreach (Entry e in old)
+        while (_poolCount > 0)
         {
-            if (e.End <= start || e.Start >= end)
-            {
-                list.Add(e);
-                continue;
-            }
-
-            if (e.Start < start)
-            {
-                list.Add(new Entry { Start = e.Start, End = start, Vma = e.Vma });
-            }
-
-            if (e.End > end)
-            {
-                list.Add(new Entry { Start = end, End = e.End, Vma = e.Vma });
-            }
+            s_nodeCache.Free(TakeNode());
         }
-
-        if (vma != null)
-        {
-            list.Add(new Entry { Start = start, End = end, Vma = vma });
-        }
-
-        list.Sort((a, b) => a.Start.CompareTo(b.Start));
-        Volatile.Write(ref _entries, list.ToArray());
     }
 
-    /// <summary>The highest start of a free range of <paramref name="length"/> bytes inside [low, high) (<c>mas_empty_area_rev</c>).</summary>
-    public bool FindEmptyAreaRev(ulong low, ulong high, ulong length, out ulong start)
+    /// <summary>
+    /// Tears the tree down (<c>__mt_destroy</c> in RCU mode): unpublishes the root, frees every node after a grace
+    /// period and the preallocated ones at once. The tree is empty afterwards.
+    /// </summary>
+    public void Dispose()
     {
-        Entry[] e = _entries;
-        ulong top = high;
-        for (int i = e.Length - 1; i >= -1; i--)
+        nint root = _root;
+        Volatile.Write(ref _root, 0);
+        if (root != 0)
         {
-            ulong gapStart = i >= 0 ? Math.Max(e[i].End, low) : low;
-            ulong gapEnd = Math.Min(top, high);
-            if (i >= 0 && e[i].Start >= high)
-            {
-                continue;
-            }
-
-            if (gapEnd > gapStart && gapEnd - gapStart >= length)
-            {
-                start = gapEnd - length;
-                return true;
-            }
-
-            if (i >= 0)
-            {
-                top = e[i].Start;
-                if (top <= low)
-                {
-                    break;
-                }
-            }
+            RetireRun(_height - 1, VmaTreeNode.FromTagged(root), false, false);
         }
 
-        start = 0;
-        return false;
+        _height = 0;
+        _count = 0;
+        FlushRetired();
+        ReleasePreallocated();
     }
 
-    /// <summary>The lowest start of a free range of <paramref name="length"/> bytes inside [low, high) (<c>mas_empty_area</c>).</summary>
-    public bool FindEmptyArea(ulong low, ulong high, ulong length, out ulong start)
+    /// <summary>Throws unless [start, end) is a non-empty range.</summary>
+    private static void CheckRange(ulong start, ulong end)
     {
-        ulong cursor = low;
-        foreach (Entry e in _entries)
+        if (start >= end)
         {
-            if (e.End <= cursor)
-            {
-                continue;
-            }
-
-            if (e.Start >= cursor && e.Start - cursor >= length && cursor + length <= high)
-            {
-                start = cursor;
-                return true;
-            }
-
-            cursor = Math.Max(cursor, e.End);
+            throw new ArgumentOutOfRangeException(nameof(end), $"The range [0x{start:x}, 0x{end:x}) is empty.");
         }
-
-        start = cursor;
-        return high > cursor && high - cursor >= length;
     }
 
-    public void Dispose() => _entries = [];
-
-    private static int FirstEndingAfter(Entry[] e, ulong address)
+    /// <summary>
+    /// Walks from the root to the leaf covering <paramref name="index"/> (lockless-safe); false when the tree is
+    /// empty. Gives the leaf, the slot covering the index and the leaf's bounds.
+    /// </summary>
+    private bool LookupLeaf(ulong index, out VmaTreeNode* leaf, out int offset, out ulong min, out ulong max)
     {
-        int lo = 0, hi = e.Length;
-        while (lo < hi)
+        nint tagged = Volatile.Read(ref _root);
+        min = 0;
+        max = ulong.MaxValue;
+        while (tagged != 0 && !VmaTreeNode.IsLeafPointer(tagged))
         {
-            int mid = (lo + hi) >>> 1;
-            if (e[mid].End > address)
-            {
-                hi = mid;
-            }
-            else
-            {
-                lo = mid + 1;
-            }
+            VmaTreeNode* inner = (VmaTreeNode*)tagged;
+            int i = VmaTreeNode.InnerOffset(inner, index);
+            tagged = (nint)Volatile.Read(ref inner->Child[i]);
+            ulong childMin = VmaTreeNode.SlotMin(inner, i, min);
+            max = VmaTreeNode.SlotMax(inner, i, max);
+            min = childMin;
         }
 
-        return lo;
+        leaf = VmaTreeNode.FromTagged(tagged);
+        offset = tagged == 0 ? 0 : VmaTreeNode.LeafOffset(leaf, index);
+        return tagged != 0;
+    }
+
+    /// <summary>The entry covering <paramref name="index"/> and the bounds of its range; the whole space when empty.</summary>
+    private VmArea* FindRange(ulong index, out ulong first, out ulong last)
+    {
+        if (!LookupLeaf(index, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
+        {
+            first = 0;
+            last = ulong.MaxValue;
+            return null;
+        }
+
+        first = VmaTreeNode.SlotMin(leaf, i, min);
+        last = VmaTreeNode.SlotMax(leaf, i, max);
+        return (VmArea*)leaf->LeafSlot[i];
+    }
+
+    /// <summary>Takes a node from the preallocation pool.</summary>
+    private VmaTreeNode* TakeNode()
+    {
+        Debug.Assert(_poolCount > 0, "the preallocation pool is empty");
+        VmaTreeNode* node = _pool;
+        _pool = *(VmaTreeNode**)node;
+        _poolCount--;
+        return node;
+    }
+
+    /// <summary>Puts an unpublished node into the preallocation pool.</summary>
+    private void ReturnNode(VmaTreeNode* node)
+    {
+        *(VmaTreeNode**)node = _pool;
+        _pool = node;
+        _poolCount++;
+    }
+
+    /// <summary>
+    /// Marks the nodes of a subtree range as replaced: <paramref name="node"/> at <paramref name="level"/> and, below
+    /// it, the children between the original walks to the store's first and last index (all children when the node
+    /// is not on that edge). Leaf entries leave <see cref="_count"/> through <see cref="_countDelta"/>.
+    /// </summary>
+    private void RetireRun(int level, VmaTreeNode* node, bool leftEdge, bool rightEdge)
+    {
+        RetireNode(node, level);
+        if (level == 0)
+        {
+            return;
+        }
+
+        int from = leftEdge ? _originalLeft[level].Offset : 0;
+        int to = rightEdge ? _originalRight[level].Offset : node->End;
+        for (int c = from; c <= to; c++)
+        {
+            RetireRun(level - 1, VmaTreeNode.FromTagged((nint)node->Child[c]), leftEdge && c == from, rightEdge && c == to);
+        }
+    }
+
+    /// <summary>Marks one replaced node for freeing after the grace period.</summary>
+    private void RetireNode(VmaTreeNode* node, int level)
+    {
+        _retired.Add((nint)node);
+        if (level == 0)
+        {
+            _countDelta -= CountEntries(node);
+        }
+    }
+
+    /// <summary>The number of non-null entries of a leaf.</summary>
+    private static int CountEntries(VmaTreeNode* leaf)
+    {
+        int n = 0;
+        for (int i = 0; i <= leaf->End; i++)
+        {
+            n += leaf->LeafSlot[i] != 0 ? 1 : 0;
+        }
+
+        return n;
+    }
+
+    /// <summary>Frees the retired nodes after a grace period, with one RCU callback for the whole batch.</summary>
+    private void FlushRetired()
+    {
+        if (_retired.Count == 0)
+        {
+            return;
+        }
+
+        nint[] batch = _retired.ToArray();
+        _retired.Clear();
+        Rcu.Call(() =>
+        {
+            foreach (nint node in batch)
+            {
+                s_nodeCache.Free((VmaTreeNode*)node);
+            }
+        });
     }
 }

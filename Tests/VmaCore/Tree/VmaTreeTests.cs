@@ -1,0 +1,306 @@
+using System;
+using System.Collections.Generic;
+using NUnit.Framework;
+using Slab;
+using VmaCore;
+using VmaCore.Tree;
+
+namespace Tests.VmaCore.Tree;
+
+/// <summary>Behaviour of the maple-tree-like <see cref="VmaTree"/>: stores, lookups, gap searches, node accounting.</summary>
+[TestFixture]
+public sealed unsafe class VmaTreeTests
+{
+    private const ulong Page = 4096;
+
+    private FakeVmas _vmas = null!;
+    private VmaTree _tree = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _vmas = new FakeVmas(64);
+        _tree = new VmaTree();
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        _tree.Dispose();
+        _vmas.Dispose();
+    }
+
+    [Test]
+    public void EmptyTreeHasNoNodesAndIsAllFree()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.Count, Is.Zero);
+            Assert.That(_tree.Height, Is.Zero);
+            Assert.That(_tree.NodeCount, Is.Zero);
+            Assert.That(Id(_tree.Load(0x1000)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.FindAtOrAfter(0, ulong.MaxValue, out _, out _)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.FindBefore(ulong.MaxValue, 0, out _, out _)), Is.EqualTo(-1));
+            Assert.That(_tree.FindEmptyArea(0x1000, 0x9000, 0x2000, out ulong low), Is.True);
+            Assert.That(low, Is.EqualTo(0x1000UL));
+            Assert.That(_tree.FindEmptyAreaRev(0x1000, 0x9000, 0x2000, out ulong high), Is.True);
+            Assert.That(high, Is.EqualTo(0x7000UL));
+        });
+    }
+
+    [Test]
+    public void StoreThenLoadCoversExactlyTheRange()
+    {
+        Store(0x1000, 0x3000, 1);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Id(_tree.Load(0xfff)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.Load(0x1000)), Is.EqualTo(1));
+            Assert.That(Id(_tree.Load(0x2fff)), Is.EqualTo(1));
+            Assert.That(Id(_tree.Load(0x3000)), Is.EqualTo(-1));
+            Assert.That(_tree.Count, Is.EqualTo(1));
+            Assert.That(_tree.Height, Is.EqualTo(1));
+        });
+        _tree.Validate();
+    }
+
+    [Test]
+    public void ErasingTheMiddleSplitsARange()
+    {
+        Store(0, 100 * Page, 1);
+        Store(40 * Page, 60 * Page, -1);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.Count, Is.EqualTo(2));
+            Assert.That(Id(_tree.FindAtOrAfter(0, ulong.MaxValue, out ulong s1, out ulong e1)), Is.EqualTo(1));
+            Assert.That((s1, e1), Is.EqualTo((0UL, 40 * Page)));
+            Assert.That(Id(_tree.FindAtOrAfter(e1, ulong.MaxValue, out ulong s2, out ulong e2)), Is.EqualTo(1));
+            Assert.That((s2, e2), Is.EqualTo((60 * Page, 100 * Page)));
+            Assert.That(Id(_tree.Load(50 * Page)), Is.EqualTo(-1));
+        });
+        _tree.Validate();
+    }
+
+    [Test]
+    public void ErasingEverythingFreesEveryNode()
+    {
+        long before = ActiveNodes();
+        for (int i = 0; i < 2000; i++)
+        {
+            Store((ulong)i * 3 * Page, ((ulong)i * 3 * Page) + (2 * Page), i % 64);
+        }
+
+        Assert.That(_tree.Height, Is.GreaterThan(2));
+        Store(0, ulong.MaxValue, -1);
+        _tree.ReleasePreallocated();
+        Rcu.Barrier();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.Count, Is.Zero);
+            Assert.That(_tree.Height, Is.Zero);
+            Assert.That(_tree.NodeCount, Is.Zero);
+            Assert.That(ActiveNodes(), Is.EqualTo(before));
+        });
+    }
+
+    [Test]
+    public void OverwriteSpanningManyLeavesClipsBothEnds()
+    {
+        for (int i = 0; i < 3000; i++)
+        {
+            Store((ulong)i * 4 * Page, ((ulong)i * 4 * Page) + (3 * Page), i % 60);
+        }
+
+        int height = _tree.Height;
+        Store((100 * 4 * Page) + Page, 2900 * 4 * Page, 63);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.Count, Is.EqualTo(100 + 1 + 1 + 100));
+            Assert.That(Id(_tree.Load(100 * 4 * Page)), Is.EqualTo(100 % 60));
+            Assert.That(Id(_tree.Load((100 * 4 * Page) + Page)), Is.EqualTo(63));
+            Assert.That(Id(_tree.Load((2900 * 4 * Page) - 1)), Is.EqualTo(63));
+            Assert.That(Id(_tree.Load(2900 * 4 * Page)), Is.EqualTo(2900 % 60));
+            Assert.That(_tree.Height, Is.LessThan(height));
+        });
+        _tree.Validate();
+    }
+
+    [Test]
+    public void SequentialInsertsFillTheLeaves()
+    {
+        // Ascending appends push slots into the left sibling before splitting, as mmap's top-down or bottom-up
+        // placement produces them, so leaves end up nearly full rather than half full.
+        const int ranges = 20000;
+        for (int i = 0; i < ranges; i++)
+        {
+            Store((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page, i % 64);
+        }
+
+        _tree.Validate();
+        int slots = (2 * ranges) + 1;
+        Assert.That(_tree.NodeCount, Is.LessThan(slots * 1.15 / 14), "expected leaves about 14 of 16 slots full on average");
+    }
+
+    [Test]
+    public void StoreReachesTheTopOfTheSpace()
+    {
+        Store(ulong.MaxValue - Page, ulong.MaxValue, 1);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Id(_tree.Load(ulong.MaxValue - 1)), Is.EqualTo(1));
+            Assert.That(Id(_tree.Load(ulong.MaxValue)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.FindBefore(ulong.MaxValue, 0, out ulong start, out ulong end)), Is.EqualTo(1));
+            Assert.That((start, end), Is.EqualTo((ulong.MaxValue - Page, ulong.MaxValue)));
+            Assert.That(_tree.FindEmptyAreaRev(0, ulong.MaxValue, Page, out ulong rev), Is.True);
+            Assert.That(rev, Is.EqualTo(ulong.MaxValue - (2 * Page)));
+            Assert.That(_tree.FindEmptyArea(ulong.MaxValue - Page, ulong.MaxValue, 1, out _), Is.False);
+        });
+        _tree.Validate();
+    }
+
+    [Test]
+    public void FindsRespectTheirLimits()
+    {
+        Store(0x10000, 0x20000, 1);
+        Store(0x30000, 0x40000, 2);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Id(_tree.FindAtOrAfter(0x20000, 0x30000, out _, out _)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.FindAtOrAfter(0x20000, 0x30001, out ulong s, out _)), Is.EqualTo(2));
+            Assert.That(s, Is.EqualTo(0x30000UL));
+            Assert.That(Id(_tree.FindAtOrAfter(0x1ffff, 0x30000, out _, out _)), Is.EqualTo(1));
+            Assert.That(Id(_tree.FindBefore(0x30000, 0x20000, out _, out _)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.FindBefore(0x30000, 0x1ffff, out _, out ulong e)), Is.EqualTo(1));
+            Assert.That(e, Is.EqualTo(0x20000UL));
+            Assert.That(Id(_tree.FindBefore(0x30001, 0, out _, out _)), Is.EqualTo(2));
+            Assert.That(Id(_tree.FindBefore(0x10000, 0, out _, out _)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.FindBefore(0, 0, out _, out _)), Is.EqualTo(-1));
+        });
+    }
+
+    [Test]
+    public void EmptyAreaSearchesReturnTheLowestAndHighestFit()
+    {
+        // Free: [0, 0x10000) [0x11000, 0x13000) [0x14000, 0x18000) [0x20000, 2^64)
+        Store(0x10000, 0x11000, 1);
+        Store(0x13000, 0x14000, 2);
+        Store(0x18000, 0x20000, 3);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.FindEmptyArea(0x10000, 0x30000, 0x2000, out ulong a), Is.True);
+            Assert.That(a, Is.EqualTo(0x11000UL));
+            Assert.That(_tree.FindEmptyArea(0x10000, 0x30000, 0x3000, out ulong b), Is.True);
+            Assert.That(b, Is.EqualTo(0x14000UL));
+            Assert.That(_tree.FindEmptyArea(0x10000, 0x1a000, 0x5000, out _), Is.False);
+            Assert.That(_tree.FindEmptyAreaRev(0x0, 0x1a000, 0x3000, out ulong c), Is.True);
+            Assert.That(c, Is.EqualTo(0x15000UL));
+            Assert.That(_tree.FindEmptyAreaRev(0x11800, 0x17000, 0x2000, out ulong d), Is.True);
+            Assert.That(d, Is.EqualTo(0x15000UL));
+            Assert.That(_tree.FindEmptyAreaRev(0x11800, 0x15800, 0x2000, out _), Is.False);
+            Assert.That(_tree.FindEmptyAreaRev(0, 0x1000, 0x2000, out _), Is.False);
+            Assert.That(_tree.FindEmptyArea(0x20000, 0x10000, 1, out _), Is.False);
+        });
+    }
+
+    [Test]
+    public void BadArgumentsThrowAndChangeNothing()
+    {
+        Store(0x1000, 0x2000, 1);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => _tree.Preallocate(0x5000, 0x5000), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => _tree.Store(0x6000, 0x5000, _vmas[2]), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => _tree.FindEmptyArea(0, 0x10000, 0, out _), Throws.TypeOf<ArgumentOutOfRangeException>());
+        });
+        _tree.ReleasePreallocated();
+        Assert.That(() => _tree.Store(0x3000, 0x4000, _vmas[2]), Throws.InvalidOperationException.With.Message.Contains("Preallocate"));
+        Assert.That(_tree.Count, Is.EqualTo(1));
+        _tree.Validate();
+    }
+
+    [Test]
+    public void FailedPreallocationChangesNothing()
+    {
+        var rng = new Random(7);
+        for (int i = 0; i < 500; i++)
+        {
+            ulong start = (ulong)rng.Next(0, 100000) * Page;
+            Store(start, start + ((ulong)rng.Next(1, 50) * Page), rng.Next(64));
+        }
+
+        _tree.ReleasePreallocated();
+        List<ModelRange> contents = Contents();
+        (int nodes, int height, int count, long active) = (_tree.NodeCount, _tree.Height, _tree.Count, ActiveNodes());
+
+        _tree.FailNextPreallocations = 2;
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.Preallocate(0, 1000 * Page), Is.False);
+            Assert.That(_tree.Preallocate(5 * Page, 6 * Page), Is.False);
+            Assert.That(_tree.FailNextPreallocations, Is.Zero);
+            Assert.That(Contents(), Is.EqualTo(contents));
+            Assert.That((_tree.NodeCount, _tree.Height, _tree.Count), Is.EqualTo((nodes, height, count)));
+            Assert.That(ActiveNodes(), Is.EqualTo(active), "slab accounting");
+            Assert.That(_tree.PreallocatedNodes, Is.Zero);
+            Assert.That(() => _tree.Store(0, 1000 * Page, null), Throws.InvalidOperationException);
+        });
+        Assert.That(_tree.Preallocate(0, 1000 * Page), Is.True);
+        _tree.Store(0, 1000 * Page, null);
+        _tree.Validate();
+    }
+
+    [Test]
+    public void DisposeFreesEveryNode()
+    {
+        Rcu.Barrier();
+        long before = ActiveNodes();
+        var tree = new VmaTree();
+        for (int i = 0; i < 20000; i++)
+        {
+            Assert.That(tree.Preallocate((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page), Is.True);
+            tree.Store((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page, _vmas[i % 64]);
+        }
+
+        Assert.That(ActiveNodes(), Is.GreaterThan(before + tree.NodeCount - 1));
+        tree.Dispose();
+        Rcu.Barrier();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ActiveNodes(), Is.EqualTo(before));
+            Assert.That(tree.Count, Is.Zero);
+            Assert.That(Id(tree.Load(0)), Is.EqualTo(-1));
+        });
+    }
+
+    private int Id(VmArea* vma) => _vmas.IdOf(vma);
+
+    private static long ActiveNodes() => VmaTree.NodeCacheInfo.ActiveObjects;
+
+    private void Store(ulong start, ulong end, int id)
+    {
+        Assert.That(_tree.Preallocate(start, end), Is.True);
+        _tree.Store(start, end, _vmas[id]);
+    }
+
+    private List<ModelRange> Contents()
+    {
+        var list = new List<ModelRange>();
+        ulong address = 0;
+        while (_tree.FindAtOrAfter(address, ulong.MaxValue, out ulong start, out ulong end) is var vma && vma != null)
+        {
+            list.Add(new ModelRange(start, end - 1, _vmas.IdOf(vma)));
+            address = end;
+        }
+
+        return list;
+    }
+}

@@ -1,0 +1,510 @@
+using System;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace VmaCore.Tree;
+
+/// <summary>The writer side of <see cref="VmaTree"/>: stores, which copy the nodes they change (lib/maple_tree.c, mas_store_prealloc).</summary>
+internal sealed unsafe partial class VmaTree
+{
+    /// <summary>The walk to the first index of the store; widened when a rebalance pulls in a node on the left.</summary>
+    private TreePath _left;
+
+    /// <summary>The walk to the last index of the store; widened when a rebalance pulls in a node on the right.</summary>
+    private TreePath _right;
+
+    /// <summary>The walks as they were before any rebalance: they bound the nodes the store replaces.</summary>
+    private TreePath _originalLeft;
+
+    /// <summary>See <see cref="_originalLeft"/>.</summary>
+    private TreePath _originalRight;
+
+    /// <summary>The slots of the level being rebuilt.</summary>
+    private BigNode _big;
+
+    /// <summary>The nodes the last rebuilt level was split into, as slots for the level above.</summary>
+    private LevelOutput _output;
+
+    /// <summary>How many nodes <see cref="_output"/> holds.</summary>
+    private int _outputCount;
+
+    /// <summary>Non-null entries added minus removed by the current store.</summary>
+    private int _countDelta;
+
+    /// <summary>
+    /// Stores <paramref name="vma"/> (null erases) over [start, end), clipping overlapped ranges
+    /// (<c>mas_store_prealloc</c>). Cannot fail: it uses only the nodes a prior <see cref="Preallocate"/> reserved
+    /// (unused ones stay in the pool); calling it without them is a programmer error.
+    /// </summary>
+    public void Store(ulong start, ulong end, VmArea* vma)
+    {
+        CheckRange(start, end);
+        if (_poolCount < NodesNeeded)
+        {
+            throw new InvalidOperationException(
+                $"Store of [0x{start:x}, 0x{end:x}) without a successful Preallocate: {_poolCount} of {NodesNeeded} nodes reserved.");
+        }
+
+        ulong last = end - 1;
+        if (vma == null)
+        {
+            if (_root == 0)
+            {
+                return;
+            }
+
+            ExtendNullRange(ref start, ref last);
+        }
+
+        if (_root != 0)
+        {
+            Descend(start, ref _left);
+            if (TryStoreSlot(start, last, vma))
+            {
+                return;
+            }
+
+            Descend(last, ref _right);
+        }
+
+        RebuildLevels(start, last, vma);
+    }
+
+    /// <summary>
+    /// Widens an erase over the free ranges next to it (<c>mas_extend_spanning_null</c>), so that the new free
+    /// range absorbs them and no two free ranges end up side by side.
+    /// </summary>
+    private void ExtendNullRange(ref ulong start, ref ulong last)
+    {
+        if (start > 0 && FindRange(start - 1, out ulong first, out _) == null)
+        {
+            start = first;
+        }
+
+        if (last < ulong.MaxValue && FindRange(last + 1, out _, out ulong rangeLast) == null)
+        {
+            last = rangeLast;
+        }
+    }
+
+    /// <summary>Walks from the root to the leaf covering <paramref name="index"/>, recording every level.</summary>
+    private void Descend(ulong index, ref TreePath path)
+    {
+        nint tagged = _root;
+        ulong min = 0;
+        ulong max = ulong.MaxValue;
+        for (int level = _height - 1; level >= 0; level--)
+        {
+            VmaTreeNode* node = VmaTreeNode.FromTagged(tagged);
+            int offset = VmaTreeNode.Offset(node, index);
+            path[level] = new PathLevel(node, min, max, offset);
+            if (level > 0)
+            {
+                tagged = (nint)node->Child[offset];
+                ulong childMin = VmaTreeNode.SlotMin(node, offset, min);
+                max = VmaTreeNode.SlotMax(node, offset, max);
+                min = childMin;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The exact-fit case (<c>mas_wr_slot_store</c> replacing one slot): when [start, last] is exactly one slot's
+    /// range, its entry is swapped in place with a release store, which a reader sees atomically. After
+    /// <see cref="ExtendNullRange"/>, an exactly fitting erase has non-null neighbours, so no free ranges merge.
+    /// </summary>
+    private bool TryStoreSlot(ulong start, ulong last, VmArea* vma)
+    {
+        ref PathLevel leaf = ref _left[0];
+        int i = leaf.Offset;
+        if (VmaTreeNode.SlotMin(leaf.Node, i, leaf.Min) != start || VmaTreeNode.SlotMax(leaf.Node, i, leaf.Max) != last)
+        {
+            return false;
+        }
+
+        ulong old = leaf.Node->LeafSlot[i];
+        Volatile.Write(ref leaf.Node->LeafSlot[i], (ulong)vma);
+        _count += (vma != null ? 1 : 0) - (old != 0 ? 1 : 0);
+        if ((old == 0) != (vma == null))
+        {
+            PropagateGap(0);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The general store (<c>mas_wr_spanning_store</c> with <c>mas_spanning_rebalance</c>, <c>mas_split</c> and
+    /// <c>mas_push_data</c>): rebuilds the leaves from the one holding <paramref name="start"/> to the one holding
+    /// <paramref name="last"/> into new leaves, then each level above in turn, until one node is replaced by one
+    /// node of the same range (published in its unchanged parent) or the root is.
+    /// <code>
+    ///   level h+1:   [ a  b  L  x  x  R  c ]     L..R: the walks' nodes at level h, x: nodes between (removed)
+    ///   level h:     L = [l l l|s s]  R = [s s|r r]   s: slots the store overwrites
+    ///   big node:    l l l  new  r r   (+ a sibling's slots if too few; split into 1..3 nodes if too many)
+    ///   level h+1:   [ a  b  N1 N2  c ]  is then the next level's big node
+    /// </code>
+    /// </summary>
+    private void RebuildLevels(ulong start, ulong last, VmArea* vma)
+    {
+        int top = Math.Max(_height - 1, 0);
+        bool wasEmpty = _root == 0;
+        _originalLeft = _left;
+        _originalRight = _right;
+        _countDelta = 0;
+        FillLeafLevel(start, last, vma);
+        for (int level = 0; ; level++)
+        {
+            bool pulled = level < top && Rebalance(level);
+            SplitBigNode(level == 0);
+            if (level == top)
+            {
+                PublishRoot(level);
+                break;
+            }
+
+            if (!pulled && _outputCount == 1 && _left[level].Node == _right[level].Node)
+            {
+                PublishInParent(level);
+                top = level;
+                break;
+            }
+
+            FillInnerLevel(level + 1);
+        }
+
+        if (!wasEmpty)
+        {
+            RetireRun(top, _originalLeft[top].Node, true, true);
+        }
+
+        _count += _countDelta;
+        FlushRetired();
+    }
+
+    /// <summary>
+    /// The leaf level's big node: the slots of the first leaf before <paramref name="start"/> (the one containing it
+    /// clipped), the new range, and the slots of the last leaf after <paramref name="last"/> (the one containing it
+    /// clipped). For the empty tree, the free space around the new range.
+    /// </summary>
+    private void FillLeafLevel(ulong start, ulong last, VmArea* vma)
+    {
+        if (_root == 0)
+        {
+            _big.Reset(0);
+            if (start > 0)
+            {
+                _big.Add(start - 1, 0, 0);
+            }
+
+            _big.Add(last, (nint)vma, 0);
+            if (last < ulong.MaxValue)
+            {
+                _big.Add(ulong.MaxValue, 0, 0);
+            }
+
+            return;
+        }
+
+        ref PathLevel left = ref _left[0];
+        ref PathLevel right = ref _right[0];
+        _big.Reset(left.Min);
+        _big.AddSlots(left.Node, 0, left.Offset - 1, left.Max);
+        if (VmaTreeNode.SlotMin(left.Node, left.Offset, left.Min) < start)
+        {
+            _big.Add(start - 1, (nint)left.Node->LeafSlot[left.Offset], 0);
+        }
+
+        _big.Add(last, (nint)vma, 0);
+        ulong rightLast = VmaTreeNode.SlotMax(right.Node, right.Offset, right.Max);
+        if (rightLast > last)
+        {
+            _big.Add(rightLast, (nint)right.Node->LeafSlot[right.Offset], 0);
+        }
+
+        _big.AddSlots(right.Node, right.Offset + 1, right.Node->End, right.Max);
+        Debug.Assert(!_big.HasAdjacentFree(), "a store left two free ranges side by side");
+    }
+
+    /// <summary>
+    /// The big node of inner level <paramref name="level"/>: the children of the left walk's node before the
+    /// rebuilt part, the nodes the level below was split into, and the children of the right walk's node after it.
+    /// The children in between are dropped (they are retired with the store's range).
+    /// </summary>
+    private void FillInnerLevel(int level)
+    {
+        ref PathLevel left = ref _left[level];
+        ref PathLevel right = ref _right[level];
+        _big.Reset(left.Min);
+        _big.AddSlots(left.Node, 0, left.Offset - 1, left.Max);
+        for (int i = 0; i < _outputCount; i++)
+        {
+            _big.Add(_output[i].Last, _output[i].Slot, _output[i].Gap);
+        }
+
+        _big.AddSlots(right.Node, right.Offset + 1, right.Node->End, right.Max);
+    }
+
+    /// <summary>
+    /// Keeps a non-root level within its node bounds by pulling a neighbouring node's slots into the big node:
+    /// when too few for one node (<c>mas_rebalance</c>), the nearest node at that level on either side, even under
+    /// another parent; when too many for one node, a sibling under the same parent if both fit in two nodes, so
+    /// that sequential inserts fill nodes instead of leaving half-empty ones behind (<c>mas_push_data</c>).
+    /// </summary>
+    private bool Rebalance(int level)
+    {
+        bool leaf = level == 0;
+        int count = _big.Count;
+        if (count < VmaTreeNode.MinSlotCount(leaf))
+        {
+            for (int above = level + 1; above < _height; above++)
+            {
+                if (_left[above].Offset > 0)
+                {
+                    PullLeft(level, above);
+                    return true;
+                }
+
+                if (_right[above].Offset < _right[above].Node->End)
+                {
+                    PullRight(level, above);
+                    return true;
+                }
+            }
+
+            // The level holds nothing else: the result ends up as the root.
+            return false;
+        }
+
+        if (count <= VmaTreeNode.SlotCount(leaf))
+        {
+            return false;
+        }
+
+        int room = (2 * VmaTreeNode.SlotCount(leaf)) - count;
+        ref PathLevel leftParent = ref _left[level + 1];
+        if (leftParent.Offset > 0 && SlotsOf(leftParent, leftParent.Offset - 1) <= room)
+        {
+            PullLeft(level, level + 1);
+            return true;
+        }
+
+        ref PathLevel rightParent = ref _right[level + 1];
+        if (rightParent.Offset < rightParent.Node->End && SlotsOf(rightParent, rightParent.Offset + 1) <= room)
+        {
+            PullRight(level, level + 1);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The slot count of child <paramref name="i"/> of a walk's node.</summary>
+    private static int SlotsOf(in PathLevel parent, int i) => VmaTreeNode.FromTagged((nint)parent.Node->Child[i])->End + 1;
+
+    /// <summary>
+    /// Moves the left walk at <paramref name="level"/> to the previous node of that level, reached through the
+    /// ancestor at <paramref name="ancestor"/>, and puts that node's slots in front of the big node. The pulled
+    /// node, and the ancestors below <paramref name="ancestor"/> on its new walk, are rebuilt, hence retired.
+    /// </summary>
+    private void PullLeft(int level, int ancestor)
+    {
+        _left[ancestor].Offset--;
+        for (int h = ancestor - 1; h >= level; h--)
+        {
+            _left[h] = Child(_left[h + 1]);
+            _left[h].Offset = _left[h].Node->End;
+            RetireNode(_left[h].Node, h);
+        }
+
+        _big.Prepend(_left[level].Node, _left[level].Min);
+    }
+
+    /// <summary>The mirror of <see cref="PullLeft"/>: the next node of the level, appended to the big node.</summary>
+    private void PullRight(int level, int ancestor)
+    {
+        _right[ancestor].Offset++;
+        for (int h = ancestor - 1; h >= level; h--)
+        {
+            _right[h] = Child(_right[h + 1]);
+            _right[h].Offset = 0;
+            RetireNode(_right[h].Node, h);
+        }
+
+        VmaTreeNode* node = _right[level].Node;
+        _big.AddSlots(node, 0, node->End, _right[level].Max);
+    }
+
+    /// <summary>The walk level of the child a walk level points at (offset not yet chosen).</summary>
+    private static PathLevel Child(in PathLevel parent)
+    {
+        VmaTreeNode* node = parent.Node;
+        int i = parent.Offset;
+        return new PathLevel(VmaTreeNode.FromTagged((nint)node->Child[i]), VmaTreeNode.SlotMin(node, i, parent.Min),
+            VmaTreeNode.SlotMax(node, i, parent.Max), 0);
+    }
+
+    /// <summary>
+    /// Splits the big node into as few nodes as hold it, of even sizes (<c>mab_calc_split</c>), taken from the
+    /// pool; they become <see cref="_output"/>.
+    /// </summary>
+    private void SplitBigNode(bool leaf)
+    {
+        int count = _big.Count;
+        int capacity = VmaTreeNode.SlotCount(leaf);
+        int parts = (count + capacity - 1) / capacity;
+        Debug.Assert(parts <= LevelOutput.Capacity, $"a level split into {parts} nodes");
+        int from = 0;
+        for (int p = 0; p < parts; p++)
+        {
+            int size = (count / parts) + (p < count % parts ? 1 : 0);
+            VmaTreeNode* node = TakeNode();
+            ulong gap = FillNode(node, leaf, from, size);
+            _output[p] = new TreeItem(_big[from + size - 1].Last, VmaTreeNode.ToTagged(node), gap);
+            from += size;
+        }
+
+        _outputCount = parts;
+    }
+
+    /// <summary>Writes big-node slots [from, from + size) into a fresh node; returns the node's largest gap.</summary>
+    private ulong FillNode(VmaTreeNode* node, bool leaf, int from, int size)
+    {
+        int capacity = VmaTreeNode.SlotCount(leaf);
+        node->IsLeaf = leaf;
+        node->End = (byte)(size - 1);
+        ulong* slots = VmaTreeNode.Slots(node);
+        ulong first = from == 0 ? _big.Min : _big[from - 1].Last + 1;
+        ulong gap = 0;
+        for (int i = 0; i < capacity; i++)
+        {
+            TreeItem item = i < size ? _big[from + i] : new TreeItem(ulong.MaxValue, 0, 0);
+            if (i < capacity - 1)
+            {
+                node->Pivot[i] = i < size - 1 ? item.Last : ulong.MaxValue;
+            }
+
+            slots[i] = (ulong)item.Slot;
+            if (leaf)
+            {
+                bool free = i < size && item.Slot == 0;
+                gap = free ? Math.Max(gap, RangeSize(first, item.Last)) : gap;
+                _countDelta += item.Slot != 0 ? 1 : 0;
+            }
+            else
+            {
+                node->Gap[i] = item.Gap;
+                gap = Math.Max(gap, item.Gap);
+            }
+
+            first = item.Last + 1;
+        }
+
+        return gap;
+    }
+
+    /// <summary>
+    /// Publishes the rebuilt top level as the new root: a new inner root over the output when it is several nodes
+    /// (the tree grows), or the single output node, skipping new nodes that have one child (the tree shrinks) and
+    /// leaving no node at all when everything is free.
+    /// </summary>
+    private void PublishRoot(int level)
+    {
+        int height = level + 1;
+        nint root = _output[0].Slot;
+        if (_outputCount > 1)
+        {
+            _big.Reset(0);
+            for (int i = 0; i < _outputCount; i++)
+            {
+                _big.Add(_output[i].Last, _output[i].Slot, _output[i].Gap);
+            }
+
+            VmaTreeNode* node = TakeNode();
+            FillNode(node, false, 0, _outputCount);
+            root = VmaTreeNode.ToTagged(node);
+            height++;
+        }
+
+        while (!VmaTreeNode.IsLeafPointer(root) && VmaTreeNode.FromTagged(root)->End == 0)
+        {
+            VmaTreeNode* single = VmaTreeNode.FromTagged(root);
+            root = (nint)single->Child[0];
+            ReturnNode(single);
+            height--;
+        }
+
+        VmaTreeNode* top = VmaTreeNode.FromTagged(root);
+        if (top->IsLeaf && top->End == 0 && top->LeafSlot[0] == 0)
+        {
+            ReturnNode(top);
+            root = 0;
+            height = 0;
+        }
+
+        Debug.Assert(height <= MaxHeight, "the tree outgrew its path buffers");
+        _height = height;
+        Volatile.Write(ref _root, root);
+    }
+
+    /// <summary>
+    /// Publishes a node that replaces one node of the same range: a release store of the child pointer in the
+    /// unchanged parent (readers see the old or the new subtree, both complete), then the gaps above it.
+    /// </summary>
+    private void PublishInParent(int level)
+    {
+        ref PathLevel parent = ref _left[level + 1];
+        parent.Node->Gap[parent.Offset] = _output[0].Gap;
+        Volatile.Write(ref parent.Node->Child[parent.Offset], (ulong)_output[0].Slot);
+        PropagateGap(level + 1);
+    }
+
+    /// <summary>
+    /// Recomputes the largest gap of the left walk's node at <paramref name="level"/>, changed in place, and writes
+    /// it into the ancestors until one already holds it (<c>mas_update_gap</c>).
+    /// </summary>
+    private void PropagateGap(int level)
+    {
+        for (; level < _height - 1; level++)
+        {
+            ulong gap = NodeGap(_left[level]);
+            ref PathLevel parent = ref _left[level + 1];
+            if (parent.Node->Gap[parent.Offset] == gap)
+            {
+                return;
+            }
+
+            parent.Node->Gap[parent.Offset] = gap;
+        }
+    }
+
+    /// <summary>The largest free range inside a walk's node: a leaf's largest null slot, an inner node's largest gap.</summary>
+    private static ulong NodeGap(in PathLevel level)
+    {
+        VmaTreeNode* node = level.Node;
+        ulong gap = 0;
+        for (int i = 0; i <= node->End; i++)
+        {
+            ulong g = node->IsLeaf
+                ? node->LeafSlot[i] == 0 ? RangeSize(VmaTreeNode.SlotMin(node, i, level.Min), VmaTreeNode.SlotMax(node, i, level.Max)) : 0
+                : node->Gap[i];
+            gap = Math.Max(gap, g);
+        }
+
+        return gap;
+    }
+
+    /// <summary>The size of [first, last], saturated at <see cref="ulong.MaxValue"/> for the whole space.</summary>
+    private static ulong RangeSize(ulong first, ulong last) => last - first == ulong.MaxValue ? ulong.MaxValue : last - first + 1;
+
+    /// <summary>The nodes one rebuilt level was split into.</summary>
+    [InlineArray(Capacity)]
+    private struct LevelOutput
+    {
+        /// <summary>The most nodes one level splits into.</summary>
+        public const int Capacity = 3;
+
+        private TreeItem _item;
+    }
+}
