@@ -1,100 +1,172 @@
 using System;
-using System.Collections.Generic;
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 
 namespace Slab;
 
 /// <summary>
-/// A cache of <typeparamref name="T"/> objects (the kernel's kmem_cache).
-/// FIRST VERSION: a lock-protected free list over NativeMemory; the SLUB design replaces it (issue 3).
+/// A cache of <typeparamref name="T"/> objects carved from slabs (the kernel's <c>kmem_cache</c>, modelled on
+/// Linux v6.15 SLUB): SLUB's geometry, a free pointer at a chosen offset, SLAB_TYPESAFE_BY_RCU, per-thread
+/// magazines for a lock-free fast path, 2 MiB arenas, a debug mode and slabinfo statistics.
 /// </summary>
+/// <remarks>
+/// <para>
+/// Objects are not zeroed: a fresh object holds zeroes and whatever the constructor wrote, except the free-pointer
+/// word when that lies inside the object; a reused object holds what its last user left. Alloc and Free may be
+/// called from any thread, and an object may be freed by another thread than the one that allocated it.
+/// </para>
+/// <para>
+/// Design and protocols: <see cref="SlabGeometry"/> (layout), <see cref="SlabArena"/> (memory from the OS),
+/// <see cref="SlabHeader"/> (metadata), <see cref="ThreadCache"/> (fast path), <see cref="SlabDebug"/>,
+/// <see cref="SlabMetrics"/>, and <see cref="Rcu"/>.
+/// </para>
+/// </remarks>
+/// <typeparam name="T">The object type.</typeparam>
 public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
 {
-    private readonly object _lock = new();
-    private readonly Stack<nint> _free = new();
-    private readonly HashSet<nint> _live = new();
-    private readonly SlabCacheOptions _options;
-    private readonly nuint _alignment;
+    /// <summary>The untyped engine.</summary>
+    private readonly KmemCache _cache;
 
-    public SlabCache(string name, SlabCacheOptions options)
+    /// <summary>Creates a cache (<c>kmem_cache_create</c>).</summary>
+    /// <param name="name">The cache name, shown in statistics and error messages.</param>
+    /// <param name="options">Alignment, free pointer offset, flags and constructor.</param>
+    /// <exception cref="ArgumentException">An alignment that is not a power of two or exceeds the page size, a free
+    /// pointer offset that is unaligned or puts the pointer outside the object, or an object too large for a slab.</exception>
+    public SlabCache(string name, SlabCacheOptions options) => _cache = new KmemCache(name, sizeof(T), options);
+
+    /// <summary>The cache name.</summary>
+    public string Name => _cache.Name;
+
+    /// <summary>The flags the cache was created with.</summary>
+    public SlabFlags Flags => _cache.Flags;
+
+    /// <summary>The size of <typeparamref name="T"/> in bytes (the kernel's <c>object_size</c>).</summary>
+    public int ObjectSize => _cache.Geometry.ObjectSize;
+
+    /// <summary>The distance between objects in a slab, as <see cref="SlabInfo.ObjectSize"/> reports it (the kernel's <c>size</c>).</summary>
+    public int SlotSize => _cache.Geometry.SlotSize;
+
+    /// <summary>The alignment of every object in bytes.</summary>
+    public int Alignment => _cache.Geometry.Alignment;
+
+    /// <summary>
+    /// Where a free object keeps its free-list link, relative to the object's start; at least
+    /// <see cref="ObjectSize"/> when the link lives after the object.
+    /// </summary>
+    public int FreePointerOffset => _cache.Geometry.FreePointerOffset;
+
+    /// <summary>The slab order: a slab is 2^order pages.</summary>
+    public int Order => _cache.Geometry.Order;
+
+    /// <summary>Objects per slab.</summary>
+    public int ObjectsPerSlab => _cache.Geometry.ObjectsPerSlab;
+
+    /// <summary>Pages per slab.</summary>
+    public int PagesPerSlab => _cache.Geometry.PagesPerSlab;
+
+    /// <summary>Whether slab metadata lives in each slab's leftover space (true) or in a table per arena (false).</summary>
+    public bool OnSlabMetadata => _cache.Geometry.OnSlabMetadata;
+
+    /// <summary>Objects per per-thread magazine; a thread keeps at most two magazines of free objects.</summary>
+    public int MagazineSize => _cache.Geometry.MagazineSize;
+
+    /// <summary>Empty slabs kept committed before further empty slabs go back to the OS.</summary>
+    public int MinEmptySlabs => _cache.Geometry.MinEmptySlabs;
+
+    /// <summary>The 2 MiB arenas (host mappings) the cache holds.</summary>
+    public int ArenaCount => _cache.ArenaCount;
+
+    /// <summary>The cache's figures (exact when no other thread is allocating or freeing).</summary>
+    public SlabInfo Info => _cache.Info;
+
+    /// <summary>Allocates an object (<c>kmem_cache_alloc</c>).</summary>
+    /// <exception cref="OutOfMemoryException">The OS refused memory.</exception>
+    /// <exception cref="ObjectDisposedException">The cache is disposed.</exception>
+    /// <exception cref="SlabCorruptionException">Debug cache: the object's poison or red zones were damaged while it was free.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Alloc()
     {
-        Name = name;
-        _options = options;
-        _alignment = (nuint)Math.Max(8, options.Alignment);
+        T* obj = (T*)_cache.Alloc();
+        if (obj == null)
+        {
+            ThrowOutOfMemory();
+        }
+
+        return obj;
     }
 
-    public string Name { get; }
+    /// <summary>Allocates an object, or returns null when the OS refuses memory.</summary>
+    /// <exception cref="ObjectDisposedException">The cache is disposed.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* TryAlloc() => (T*)_cache.Alloc();
 
-    public SlabInfo Info
+    /// <summary>Frees an object of this cache (<c>kmem_cache_free</c>), from any thread.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="obj"/> is null.</exception>
+    /// <exception cref="SlabCorruptionException">Debug cache: a double free, a pointer that is not an object of
+    /// this cache, or an overwritten red zone.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Free(T* obj) => _cache.Free((byte*)obj);
+
+    /// <summary>Frees an object after an RCU grace period of <see cref="Rcu"/> (<c>kfree_rcu</c>); cheap, callable inside a read-side section.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="obj"/> is null.</exception>
+    public void FreeRcu(T* obj) => _cache.FreeRcu((byte*)obj);
+
+    /// <summary>
+    /// Fills <paramref name="objects"/> with new objects, all or none (<c>kmem_cache_alloc_bulk</c>); false, with
+    /// nothing allocated, when the OS refuses memory.
+    /// </summary>
+    public bool TryAllocBulk(Span<nint> objects)
     {
-        get
+        for (int i = 0; i < objects.Length; i++)
         {
-            lock (_lock)
+            byte* obj = _cache.Alloc();
+            if (obj == null)
             {
-                return new SlabInfo(Name, sizeof(T), 1, 1, _live.Count, _live.Count + _free.Count, 0, 0);
+                FreeBulk(objects[..i]);
+                objects[..i].Clear();
+                return false;
             }
+
+            objects[i] = (nint)obj;
+        }
+
+        return true;
+    }
+
+    /// <summary>Fills <paramref name="objects"/> with new objects (<c>kmem_cache_alloc_bulk</c>).</summary>
+    /// <exception cref="OutOfMemoryException">The OS refused memory; nothing was allocated.</exception>
+    public void AllocBulk(Span<nint> objects)
+    {
+        if (!TryAllocBulk(objects))
+        {
+            ThrowOutOfMemory();
         }
     }
 
-    /// <summary>Allocates an object; throws <see cref="OutOfMemoryException"/> when no memory is left.</summary>
-    public T* Alloc() => TryAlloc() is var p && p != null ? p : throw new OutOfMemoryException($"Cache {Name} could not allocate an object.");
-
-    /// <summary>Allocates an object, or returns null when no memory is left (kmem_cache_alloc).</summary>
-    public T* TryAlloc()
+    /// <summary>Frees every object in <paramref name="objects"/> (<c>kmem_cache_free_bulk</c>).</summary>
+    public void FreeBulk(ReadOnlySpan<nint> objects)
     {
-        lock (_lock)
+        foreach (nint obj in objects)
         {
-            T* obj;
-            if (_free.Count > 0)
-            {
-                obj = (T*)_free.Pop();
-            }
-            else
-            {
-                obj = (T*)NativeMemory.AlignedAlloc((nuint)sizeof(T), _alignment);
-                NativeMemory.Clear(obj, (nuint)sizeof(T));
-                _options.Constructor?.Invoke(obj);
-            }
-
-            _live.Add((nint)obj);
-            return obj;
+            _cache.Free((byte*)obj);
         }
     }
 
-    public void Free(T* obj)
-    {
-        lock (_lock)
-        {
-            if (!_live.Remove((nint)obj))
-            {
-                throw new InvalidOperationException($"Cache {Name}: 0x{(nint)obj:x} is not a live object of this cache.");
-            }
+    /// <summary>
+    /// Returns every empty slab to the OS (after a grace period for TYPESAFE_BY_RCU caches), after moving the
+    /// shared depot's and the calling thread's free objects back to their slabs (<c>kmem_cache_shrink</c>). Free
+    /// objects in other living threads' magazines stay there (at most two magazines per thread).
+    /// </summary>
+    public void Shrink() => _cache.Shrink();
 
-            _free.Push((nint)obj);
-        }
-    }
+    /// <summary>
+    /// Destroys the cache (<c>kmem_cache_destroy</c>) and returns its memory. No other operation on the cache may
+    /// run concurrently. If objects are still allocated, their slabs stay mapped and the objects may still be
+    /// freed, and an <see cref="InvalidOperationException"/> says how many remain. Disposing twice is harmless.
+    /// </summary>
+    public void Dispose() => _cache.Dispose();
 
-    /// <summary>Frees the object after an RCU grace period (kfree_rcu).</summary>
-    public void FreeRcu(T* obj)
-    {
-        nint p = (nint)obj;
-        Rcu.Call(() => Free((T*)p));
-    }
+    /// <summary>The cache's <c>/proc/slabinfo</c> line.</summary>
+    public override string ToString() => Info.ToSlabInfoLine();
 
-    public void Shrink()
-    {
-    }
-
-    public void Dispose()
-    {
-        lock (_lock)
-        {
-            foreach (nint p in _free)
-            {
-                NativeMemory.AlignedFree((void*)p);
-            }
-
-            _free.Clear();
-        }
-    }
+    private void ThrowOutOfMemory() => throw new OutOfMemoryException($"Cache '{Name}' could not get memory for an object from the OS.");
 }

@@ -1,67 +1,123 @@
 using System;
-using System.Collections.Generic;
-using System.Threading;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace Slab;
 
 /// <summary>
-/// User-space RCU. FIRST VERSION: a global reader-writer lock (correct, slow); the membarrier design replaces it (issue 3).
+/// User-space read-copy-update, the memory-barrier flavour (liburcu's <c>urcu-memb</c>): readers pay a
+/// thread-local store per section, with no fence and no shared write; writers pay with a process-wide memory
+/// barrier (<c>membarrier</c>) per grace period. Any thread may read; a thread registers itself on its first
+/// <see cref="ReadLock"/>, and a thread that exits, even inside a section, never blocks a grace period.
 /// </summary>
+/// <remarks>
+/// Read-side sections nest. A reader must not block for long inside a section (it delays every grace period)
+/// and must not call <see cref="Synchronize"/> or <see cref="Barrier"/> there (it would wait for itself: an
+/// <see cref="InvalidOperationException"/> says so). See <see cref="RcuDomain"/> for the protocol and
+/// <see cref="RcuQsbr"/> for the flavour whose read side is free.
+/// </remarks>
 public static class Rcu
 {
-    private static readonly ReaderWriterLockSlim s_lock = new(LockRecursionPolicy.SupportsRecursion);
-    private static readonly object s_callbacksLock = new();
-    private static readonly List<Action> s_callbacks = new();
+    /// <summary>The grace periods and callbacks of this flavour.</summary>
+    private static readonly RcuDomain s_domain = new("memb");
 
-    public static void ReadLock() => s_lock.EnterReadLock();
+    /// <summary>The calling thread's record, created by its first read-side section.</summary>
+    [ThreadStatic]
+    private static RcuThreadRecord? t_record;
 
-    public static void ReadUnlock() => s_lock.ExitReadLock();
+    /// <summary>Enters a read-side section (<c>rcu_read_lock</c>); sections nest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ReadLock() => (t_record ?? RegisterCurrentThread()).ReadLock(s_domain);
 
-    /// <summary>A read-side section as a <c>using</c> scope.</summary>
+    /// <summary>Leaves a read-side section (<c>rcu_read_unlock</c>).</summary>
+    /// <exception cref="InvalidOperationException">The thread is not inside a section.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ReadUnlock()
+    {
+        RcuThreadRecord? record = t_record;
+        if (record is null)
+        {
+            ThrowUnbalanced();
+        }
+
+        record.ReadUnlock();
+    }
+
+    /// <summary>Enters a read-side section that the returned scope leaves when disposed (<c>using (Rcu.Read()) { ... }</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RcuReadScope Read()
     {
-        ReadLock();
-        return default;
+        RcuThreadRecord record = t_record ?? RegisterCurrentThread();
+        record.ReadLock(s_domain);
+        return new RcuReadScope(record);
     }
 
+    /// <summary>The current grace-period word (tests observe a grace period starting by its change).</summary>
+    internal static long GracePeriodWord => s_domain.GracePeriodWord;
+
+    /// <summary>Whether the calling thread is inside a read-side section.</summary>
+    public static bool IsInReadSection => t_record?.IsActive ?? false;
+
+    /// <summary>
+    /// Waits for a grace period (<c>synchronize_rcu</c>): until every read-side section that began before this call
+    /// has ended. Sections that begin later are not waited for.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called inside a read-side section.</exception>
     public static void Synchronize()
     {
-        s_lock.EnterWriteLock();
-        s_lock.ExitWriteLock();
+        ThrowIfInReadSection(nameof(Synchronize));
+        s_domain.Synchronize();
     }
 
+    /// <summary>
+    /// Queues <paramref name="callback"/> to run on the RCU callback thread after a grace period that begins after
+    /// this call (<c>call_rcu</c>). Callbacks run in the order they were queued. Cheap, callable from any thread
+    /// and inside a read-side section.
+    /// </summary>
     public static void Call(Action callback)
     {
-        lock (s_callbacksLock)
-        {
-            s_callbacks.Add(callback);
-        }
-
-        if (!s_lock.IsReadLockHeld)
-        {
-            Barrier();
-        }
+        ArgumentNullException.ThrowIfNull(callback);
+        s_domain.Callbacks.Enqueue(new RcuCallback(callback));
     }
 
+    /// <summary>
+    /// Like <see cref="Call(Action)"/>, for a callback object and an argument: queueing allocates nothing.
+    /// </summary>
+    public static void Call(IRcuCallback callback, nint argument)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        s_domain.Callbacks.Enqueue(new RcuCallback(callback, argument));
+    }
+
+    /// <summary>
+    /// Waits until every callback queued before this call has run (<c>rcu_barrier</c>). Throws an
+    /// <see cref="AggregateException"/> with the exceptions callbacks threw since the last barrier, if any.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called inside a read-side section or inside a callback.</exception>
     public static void Barrier()
     {
-        Action[] pending;
-        lock (s_callbacksLock)
-        {
-            pending = s_callbacks.ToArray();
-            s_callbacks.Clear();
-        }
+        ThrowIfInReadSection(nameof(Barrier));
+        s_domain.Callbacks.Barrier();
+    }
 
-        Synchronize();
-        foreach (Action a in pending)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static RcuThreadRecord RegisterCurrentThread()
+    {
+        var record = new RcuThreadRecord();
+        s_domain.Register(record);
+        t_record = record;
+        return record;
+    }
+
+    private static void ThrowIfInReadSection(string operation)
+    {
+        if (IsInReadSection)
         {
-            a();
+            throw new InvalidOperationException($"Rcu.{operation} called inside an RCU read-side section would wait for that section, that is for itself, forever.");
         }
     }
-}
 
-/// <summary>Ends an RCU read-side section when disposed.</summary>
-public readonly struct RcuReadScope : IDisposable
-{
-    public void Dispose() => Rcu.ReadUnlock();
+    [DoesNotReturn]
+    private static void ThrowUnbalanced() =>
+        throw new InvalidOperationException("Rcu.ReadUnlock without a matching Rcu.ReadLock on this thread.");
 }

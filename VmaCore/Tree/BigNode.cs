@@ -80,6 +80,20 @@ internal unsafe struct BigNode
         Min = min;
     }
 
+    /// <summary>Whether two neighbouring slots are both free (never so at the leaf level, where 0 means free).</summary>
+    public readonly bool HasAdjacentFree()
+    {
+        for (int i = 1; i < Count; i++)
+        {
+            if (_items[i].Slot == 0 && _items[i - 1].Slot == 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Writes slots <paramref name="from"/> to <paramref name="to"/> of a node covering up to <paramref name="max"/> at position <paramref name="at"/>.</summary>
     private void CopySlots(int at, VmaTreeNode* node, int from, int to, ulong max)
     {

@@ -224,6 +224,7 @@ internal sealed unsafe partial class VmaTree
         }
 
         _big.AddSlots(right.Node, right.Offset + 1, right.Node->End, right.Max);
+        Debug.Assert(!_big.HasAdjacentFree(), "a store left two free ranges side by side");
     }
 
     /// <summary>

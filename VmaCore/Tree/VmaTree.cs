@@ -23,7 +23,7 @@ namespace VmaCore.Tree;
 /// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
 /// the same. The only in-place writes are single-pointer stores of an entry over exactly one existing slot, and
 /// the gap values, which readers never read. A reader therefore sees, for each address, the entry before or after
-/// a store. Replaced nodes are freed after a grace period, in one <see cref="Rcu.Call"/> per store.
+/// a store. Replaced nodes are freed after a grace period, in one <see cref="Rcu.Call(System.Action)"/> per store.
 /// </para>
 /// <para>
 /// Invariants: all leaves are at the same depth; a non-root node holds at least

@@ -25,7 +25,8 @@ namespace VmaCore.Tree;
 /// ranges as NULL entries); inner slots hold child pointers tagged with <see cref="LeafTag"/> when the child is a
 /// leaf (the maple tree's encoded node, <c>maple_enode</c>), and gap[i] is the largest free range inside child i.
 /// A published node is immutable except for single slot pointers (replaced with a release store) and gaps, which
-/// only the writer side reads.
+/// only the writer side reads. Unlike <c>maple_node</c>, a node has no parent pointer: the writer records the walk
+/// from the root (<see cref="TreePath"/>) and readers never go up, so copying a node never rewrites its children.
 /// </remarks>
 [StructLayout(LayoutKind.Explicit, Size = Size)]
 internal unsafe struct VmaTreeNode

@@ -154,7 +154,10 @@ public sealed unsafe class ModelBasedTests
             LayoutModel.PageState e = engine[p];
             bool same = m.Mapped == e.Mapped && (!m.Mapped || (m.Flags == e.Flags && m.Pgoff == e.Pgoff && m.Name == e.Name
                 && (m.Object < 0 ? e.Object < 0 : m.Object == e.Object)));
-            Assert.That(same, Is.True, $"{context}: page {p}: model {Describe(m)}, engine {Describe(e)}\n{Of(space)}");
+            if (!same)
+            {
+                Assert.Fail($"{context}: page {p}: model {Describe(m)}, engine {Describe(e)}\n{Of(space)}");
+            }
         }
 
         for (int i = 1; i < vmas.Count; i++)
@@ -165,7 +168,10 @@ public sealed unsafe class ModelBasedTests
                 && (a.Flags & ~VmFlags.SoftDirty) == (b.Flags & ~VmFlags.SoftDirty) && a.Backing == b.Backing
                 && a.FileId == b.FileId && a.AnonName == b.AnonName
                 && (a.Backing == VmaBacking.Anonymous || a.Pgoff + ((a.End - a.Start) / MmConstants.PageSize) == b.Pgoff);
-            Assert.That(mergeable, Is.False, $"{context}: unfaulted compatible neighbours left unmerged\n{Of(space)}");
+            if (mergeable)
+            {
+                Assert.Fail($"{context}: unfaulted compatible neighbours left unmerged\n{Of(space)}");
+            }
         }
     }
 

@@ -1,0 +1,82 @@
+using System.Threading;
+
+namespace Slab;
+
+/// <summary>
+/// Everything a cache defers to an RCU grace period: <see cref="FreeRcu"/> (<c>kfree_rcu</c>), and, for
+/// TYPESAFE_BY_RCU caches, the return of a discarded slab's memory.
+/// </summary>
+/// <remarks>
+/// Both use <see cref="Rcu.Call(IRcuCallback, nint)"/> with a callback object created once per cache, so that
+/// deferring allocates nothing; the callbacks run in batches on the RCU callback thread.
+/// </remarks>
+internal sealed unsafe partial class KmemCache : IRcuCallback
+{
+    /// <summary>Returns the memory of discarded TYPESAFE_BY_RCU slabs after their grace period.</summary>
+    private readonly RcuSlabRelease _slabRelease;
+
+    /// <summary>Objects passed to <see cref="FreeRcu"/> whose callback has not run yet.</summary>
+    private long _deferredFrees;
+
+    /// <summary>
+    /// Frees <paramref name="obj"/> after an RCU grace period, so that readers inside a read-side section that
+    /// found it can keep using it (<c>kfree_rcu</c>). A debug cache checks the pointer now, on the caller's thread.
+    /// </summary>
+    public void FreeRcu(byte* obj)
+    {
+        if (obj == null)
+        {
+            ThrowNullObject();
+        }
+
+        if (_debug)
+        {
+            lock (_slabLock)
+            {
+                CheckOwnershipLocked(obj);
+                SlabDebug.CheckAllocated(Name, obj, _geometry);
+            }
+        }
+
+        Interlocked.Increment(ref _deferredFrees);
+        Rcu.Call(this, (nint)obj);
+    }
+
+    /// <summary>The deferred free of <see cref="FreeRcu"/>, on the RCU callback thread.</summary>
+    void IRcuCallback.Invoke(nint argument)
+    {
+        try
+        {
+            Free((byte*)argument);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _deferredFrees);
+        }
+    }
+
+    /// <summary>Waits for this cache's pending <see cref="FreeRcu"/> callbacks (before Dispose drains the cache).</summary>
+    private void WaitForDeferredFrees()
+    {
+        if (Interlocked.Read(ref _deferredFrees) != 0)
+        {
+            Rcu.Barrier();
+        }
+    }
+
+    /// <summary>Returns a slab's memory after the grace period that followed its discard.</summary>
+    private void ReleaseAfterGracePeriod(SlabHeader* slab)
+    {
+        lock (_slabLock)
+        {
+            ReturnSlabMemoryLocked(slab);
+        }
+    }
+
+    /// <summary>The callback object that returns discarded slabs' memory; the argument is the slab header.</summary>
+    private sealed class RcuSlabRelease(KmemCache cache) : IRcuCallback
+    {
+        /// <inheritdoc/>
+        public void Invoke(nint argument) => cache.ReleaseAfterGracePeriod((SlabHeader*)argument);
+    }
+}

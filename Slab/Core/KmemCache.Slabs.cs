@@ -1,0 +1,338 @@
+using System;
+using System.Diagnostics;
+using Native;
+
+namespace Slab;
+
+/// <summary>The slab layer: carving new slabs, moving objects between slabs and magazines, returning memory.</summary>
+internal sealed unsafe partial class KmemCache
+{
+    /// <summary>
+    /// Takes up to <paramref name="want"/> free objects from one slab as a chain, carving a new slab when no
+    /// partial or empty slab is left; null (and <paramref name="count"/> 0) when the OS refuses memory. Takes from
+    /// one slab only, so it never starts a new slab while an old one still has free objects.
+    /// </summary>
+    private byte* RefillFromSlabs(int want, out int count)
+    {
+        lock (_slabLock)
+        {
+            SlabHeader* slab = PartialSlabLocked();
+            if (slab != null)
+            {
+                return TakeObjectsLocked(slab, want, out count);
+            }
+        }
+
+        SlabHeader* fresh = NewSlab();
+        if (fresh == null)
+        {
+            count = 0;
+            return null;
+        }
+
+        lock (_slabLock)
+        {
+            LinkNewSlabLocked(fresh);
+            return TakeObjectsLocked(fresh, want, out count);
+        }
+    }
+
+    /// <summary>The first partial slab, or an empty one made partial, or null.</summary>
+    private SlabHeader* PartialSlabLocked()
+    {
+        SlabHeader* slab = _partial.Head;
+        if (slab == null && _empty.Head != null)
+        {
+            slab = _empty.Head;
+            _empty.Remove(slab);
+            slab->State = SlabState.Partial;
+            _partial.AddHead(slab);
+        }
+
+        return slab;
+    }
+
+    /// <summary>
+    /// Detaches up to <paramref name="want"/> objects from the free list of a partial slab as a null-terminated
+    /// chain; the whole list when it is short enough, without walking it.
+    /// </summary>
+    private byte* TakeObjectsLocked(SlabHeader* slab, int want, out int count)
+    {
+        Debug.Assert(slab->State == SlabState.Partial && slab->Freelist != null, "taking objects from a slab that has none free");
+        int free = _objectsPerSlab - slab->InUse;
+        count = Math.Min(free, want);
+        byte* head = slab->Freelist;
+        if (count == free)
+        {
+            slab->Freelist = null;
+        }
+        else
+        {
+            byte* last = head;
+            for (int i = 1; i < count; i++)
+            {
+                last = FreePointer.Get(last, _freePointerOffset);
+            }
+
+            slab->Freelist = FreePointer.Get(last, _freePointerOffset);
+            FreePointer.Set(last, _freePointerOffset, null);
+        }
+
+        slab->InUse += count;
+        _objectsOut += count;
+        if (slab->InUse == _objectsPerSlab)
+        {
+            _partial.Remove(slab);
+            slab->State = SlabState.Full;
+        }
+
+        return head;
+    }
+
+    /// <summary>Returns every object of a null-terminated chain to its slab.</summary>
+    private void ReturnChainLocked(byte* chain)
+    {
+        while (chain != null)
+        {
+            byte* next = FreePointer.Get(chain, _freePointerOffset);
+            ReturnObjectLocked(chain);
+            chain = next;
+        }
+    }
+
+    /// <summary>Returns a chain to the slabs, taking the slab lock.</summary>
+    private void ReturnChain(byte* chain)
+    {
+        lock (_slabLock)
+        {
+            ReturnChainLocked(chain);
+            DestroyIfDoneLocked();
+        }
+    }
+
+    /// <summary>
+    /// Puts one object back on its slab's free list (<c>__slab_free</c>): a full slab becomes partial (at the tail,
+    /// so refills prefer fuller slabs), a slab whose last object came back becomes empty and is kept or discarded.
+    /// </summary>
+    private void ReturnObjectLocked(byte* obj)
+    {
+        SlabHeader* slab = HeaderOf(obj);
+        Debug.Assert(slab->InUse > 0 && slab->State is SlabState.Partial or SlabState.Full, "an object returned to a slab that has none in use");
+        FreePointer.Set(obj, _freePointerOffset, slab->Freelist);
+        slab->Freelist = obj;
+        slab->InUse--;
+        _objectsOut--;
+        if (slab->InUse == 0)
+        {
+            if (slab->State == SlabState.Partial)
+            {
+                _partial.Remove(slab);
+            }
+
+            RetireEmptySlabLocked(slab);
+        }
+        else if (slab->State == SlabState.Full)
+        {
+            slab->State = SlabState.Partial;
+            _partial.AddTail(slab);
+        }
+    }
+
+    /// <summary>Keeps an empty slab in reserve, or discards it when the reserve is full or the cache is disposed.</summary>
+    private void RetireEmptySlabLocked(SlabHeader* slab)
+    {
+        if (!_disposed && _empty.Count < _geometry.MinEmptySlabs)
+        {
+            slab->State = SlabState.Empty;
+            _empty.AddHead(slab);
+        }
+        else
+        {
+            DiscardSlabLocked(slab);
+        }
+    }
+
+    /// <summary>Discards every empty slab.</summary>
+    private void DiscardEmptySlabsLocked()
+    {
+        while (_empty.Head != null)
+        {
+            SlabHeader* slab = _empty.Head;
+            _empty.Remove(slab);
+            DiscardSlabLocked(slab);
+        }
+    }
+
+    /// <summary>
+    /// Stops counting an empty slab (<c>discard_slab</c>) and returns its memory: at once, or, for a
+    /// TYPESAFE_BY_RCU cache, after a grace period, because a reader may still read its objects until then.
+    /// </summary>
+    private void DiscardSlabLocked(SlabHeader* slab)
+    {
+        Debug.Assert(slab->InUse == 0 && slab->Next == null && slab->Prev == null, "discarding a slab in use or on a list");
+        _slabs--;
+        if (_typesafeByRcu)
+        {
+            slab->State = SlabState.RcuPending;
+            Rcu.Call(_slabRelease, (nint)slab);
+        }
+        else
+        {
+            ReturnSlabMemoryLocked(slab);
+        }
+    }
+
+    /// <summary>Gives a discarded slab's memory back to the OS and its index back to its arena.</summary>
+    private void ReturnSlabMemoryLocked(SlabHeader* slab)
+    {
+        SlabArena? arena = _arenas[slab->Arena];
+        Debug.Assert(arena is not null && arena.IsTaken(slab->Index), "the slab's arena does not own it");
+        int index = slab->Index;
+        slab->State = SlabState.Unused;
+        arena.ReturnSlab(index);
+        _committedBytes -= (long)_geometry.SlabBytes;
+        if (arena.TakenSlabs == 0 && (_disposed || _arenaByBase.Count > 1))
+        {
+            ReleaseArenaLocked(arena);
+        }
+
+        DestroyIfDoneLocked();
+    }
+
+    /// <summary>
+    /// Takes a slab index, commits the slab and carves it (<c>allocate_slab</c>): its objects are linked in address
+    /// order and the constructor runs on each. Commit and constructors run without the slab lock. Returns the
+    /// slab unlinked, or null when the OS refuses memory; a throwing constructor gives the slab back first.
+    /// </summary>
+    private SlabHeader* NewSlab()
+    {
+        SlabArena arena;
+        int index;
+        lock (_slabLock)
+        {
+            if (!TryTakeSlotLocked(out arena, out index))
+            {
+                return null;
+            }
+        }
+
+        try
+        {
+            arena.Commit(index);
+        }
+        catch (OsPagesException)
+        {
+            lock (_slabLock)
+            {
+                arena.FreeSlot(index);
+            }
+
+            return null;
+        }
+
+        byte* slabBase = arena.SlabBase(index);
+        SlabHeader* slab = HeaderOf(slabBase);
+        *slab = new SlabHeader { Base = slabBase, Arena = arena.Index, Index = index };
+        try
+        {
+            slab->Freelist = Carve(slabBase);
+        }
+        catch
+        {
+            lock (_slabLock)
+            {
+                arena.ReturnSlab(index);
+            }
+
+            throw;
+        }
+
+        return slab;
+    }
+
+    /// <summary>Sets up every object of a fresh slab and returns them as a chain in address order.</summary>
+    private byte* Carve(byte* slabBase)
+    {
+        byte* first = slabBase + _geometry.ObjectOffset;
+        byte* obj = first;
+        for (int i = 0; i < _objectsPerSlab; i++)
+        {
+            if (_debug)
+            {
+                SlabDebug.MarkFree(obj, _geometry);
+            }
+
+            _constructor?.Invoke(obj);
+            byte* next = i + 1 < _objectsPerSlab ? obj + _geometry.SlotSize : null;
+            FreePointer.Set(obj, _freePointerOffset, next);
+            obj = next;
+        }
+
+        return first;
+    }
+
+    /// <summary>Counts a carved slab and puts it on the partial list.</summary>
+    private void LinkNewSlabLocked(SlabHeader* slab)
+    {
+        slab->State = SlabState.Partial;
+        _partial.AddHead(slab);
+        _slabs++;
+        _committedBytes += (long)_geometry.SlabBytes;
+    }
+
+    /// <summary>The lowest free slab index of the first arena that has one, reserving a new arena when none has.</summary>
+    private bool TryTakeSlotLocked(out SlabArena arena, out int index)
+    {
+        foreach (SlabArena? candidate in _arenas)
+        {
+            if (candidate is not null && (index = candidate.TakeSlot()) >= 0)
+            {
+                arena = candidate;
+                return true;
+            }
+        }
+
+        int arenaIndex = _arenas.IndexOf(null);
+        if (arenaIndex < 0)
+        {
+            arenaIndex = _arenas.Count;
+            _arenas.Add(null);
+        }
+
+        SlabArena? created = SlabArena.TryCreate(_geometry, arenaIndex);
+        if (created is null)
+        {
+            arena = null!;
+            index = -1;
+            return false;
+        }
+
+        _arenas[arenaIndex] = created;
+        _arenaByBase.Add((nuint)created.Base, created);
+        _committedBytes += (long)created.HeaderTableBytes;
+        arena = created;
+        index = created.TakeSlot();
+        return true;
+    }
+
+    /// <summary>Releases every arena that has no slab taken.</summary>
+    private void ReleaseUnusedArenasLocked()
+    {
+        for (int i = 0; i < _arenas.Count; i++)
+        {
+            if (_arenas[i] is SlabArena arena && arena.TakenSlabs == 0)
+            {
+                ReleaseArenaLocked(arena);
+            }
+        }
+    }
+
+    /// <summary>Unmaps an arena with no slab taken.</summary>
+    private void ReleaseArenaLocked(SlabArena arena)
+    {
+        _arenas[arena.Index] = null;
+        _arenaByBase.Remove((nuint)arena.Base);
+        _committedBytes -= (long)arena.HeaderTableBytes;
+        arena.Release();
+    }
+}

@@ -1,0 +1,280 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace Slab;
+
+/// <summary>
+/// The engine of a slab cache (the kernel's <c>struct kmem_cache</c>), in bytes; <see cref="SlabCache{T}"/> is its
+/// typed face. Three layers, each with its own synchronisation:
+/// <list type="number">
+/// <item>per-thread magazines (<see cref="ThreadCache"/>): alloc and free without lock, fence or syscall;</item>
+/// <item>the depot of full magazines (<see cref="MagazineDepot"/>), under its own lock, one exchange per magazine;</item>
+/// <item>the slab layer (this class's <c>*Locked</c> methods), under <see cref="_slabLock"/>: partial and empty slab
+/// lists, the arenas, and the accounting.</item>
+/// </list>
+/// Debug caches bypass the first two layers, as SLUB's debug caches bypass its per-CPU fast path, so that every
+/// alloc and free is checked under the slab lock.
+/// </summary>
+/// <remarks>
+/// Lock order: <see cref="_slabLock"/>, then the depot's lock, then the RCU callback queue's lock. Slab memory is
+/// committed and constructors run outside <see cref="_slabLock"/> (<see cref="NewSlab"/>).
+/// </remarks>
+internal sealed unsafe partial class KmemCache
+{
+    /// <summary>The layout of objects and slabs.</summary>
+    private readonly SlabGeometry _geometry;
+
+    /// <summary>Runs once per object when its slab is carved.</summary>
+    private readonly SlabConstructor? _constructor;
+
+    /// <summary>Whether this is a debug cache (no magazines; every operation checked).</summary>
+    private readonly bool _debug;
+
+    /// <summary>Whether slab memory waits for an RCU grace period before it is returned.</summary>
+    private readonly bool _typesafeByRcu;
+
+    /// <summary>Copy of <see cref="SlabGeometry.FreePointerOffset"/>.</summary>
+    private readonly int _freePointerOffset;
+
+    /// <summary>Copy of <see cref="SlabGeometry.ObjectsPerSlab"/>.</summary>
+    private readonly int _objectsPerSlab;
+
+    /// <summary>Clears the offset of an address inside its slab.</summary>
+    private readonly nuint _slabMask;
+
+    /// <summary>Guards the slab layer: every field below, the slab headers, the arenas, the thread-cache registry.</summary>
+    private readonly Lock _slabLock = new();
+
+    /// <summary>Slabs with free and used objects; refills take from the head, frees into a full slab add at the tail.</summary>
+    private SlabList _partial;
+
+    /// <summary>Empty slabs kept committed, at most <see cref="SlabGeometry.MinEmptySlabs"/>.</summary>
+    private SlabList _empty;
+
+    /// <summary>The arenas by index (null where an arena was released); slab headers record the index.</summary>
+    private readonly List<SlabArena?> _arenas = new();
+
+    /// <summary>The arenas by base address, to tell this cache's pointers from others (debug checks).</summary>
+    private readonly Dictionary<nuint, SlabArena> _arenaByBase = new();
+
+    /// <summary>Every thread's magazines of this cache, so that Info, Shrink and Dispose can reach them.</summary>
+    private readonly List<ThreadCache> _threadCaches = new();
+
+    /// <summary>Slabs the cache holds (partial, full and empty; not those waiting for a grace period).</summary>
+    private long _slabs;
+
+    /// <summary>Objects not on a slab free list: handed out or held in magazines.</summary>
+    private long _objectsOut;
+
+    /// <summary>Committed bytes: slabs (including those waiting for a grace period) and header tables.</summary>
+    private long _committedBytes;
+
+    /// <summary>Set by Dispose; then allocs throw and frees go straight to the slabs.</summary>
+    private volatile bool _disposed;
+
+    /// <summary>Whether the cache has left <see cref="SlabCacheRegistry"/> (disposed, no object, no arena).</summary>
+    private bool _destroyed;
+
+    /// <summary>Creates the engine; the options are validated by <see cref="SlabGeometry.Compute"/>.</summary>
+    public KmemCache(string name, int objectSize, SlabCacheOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(options);
+        _geometry = SlabGeometry.Compute(name, objectSize, options, SlabGeometry.SystemPageSize, sizeof(SlabHeader));
+        Name = name;
+        Flags = options.Flags;
+        _constructor = options.Constructor;
+        _debug = (options.Flags & SlabFlags.Debug) != 0;
+        _typesafeByRcu = (options.Flags & SlabFlags.TypesafeByRcu) != 0;
+        _freePointerOffset = _geometry.FreePointerOffset;
+        _objectsPerSlab = _geometry.ObjectsPerSlab;
+        _slabMask = ~(_geometry.SlabBytes - 1);
+        _depot = new MagazineDepot(DepotMagazines);
+        _slabRelease = new RcuSlabRelease(this);
+        Id = SlabCacheRegistry.Register(this);
+    }
+
+    /// <summary>The cache name.</summary>
+    public string Name { get; }
+
+    /// <summary>The flags the cache was created with.</summary>
+    public SlabFlags Flags { get; }
+
+    /// <summary>The cache's index in every thread's <see cref="ThreadCacheTable"/>.</summary>
+    public int Id { get; }
+
+    /// <summary>The layout of objects and slabs.</summary>
+    public SlabGeometry Geometry => _geometry;
+
+    /// <summary>Whether Dispose has run.</summary>
+    public bool IsDisposed => _disposed;
+
+    /// <summary>Arenas the cache holds.</summary>
+    public int ArenaCount
+    {
+        get
+        {
+            lock (_slabLock)
+            {
+                return _arenaByBase.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Allocates an object, or returns null when the OS refuses memory. Fast path: pop from the calling thread's
+    /// loaded magazine.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* Alloc()
+    {
+        ThreadCache? magazines = ThreadCacheTable.Find(Id);
+        if (magazines is not null && magazines.Cache == this)
+        {
+            byte* obj = magazines.Loaded;
+            if (obj != null)
+            {
+                magazines.Loaded = FreePointer.Get(obj, magazines.FreePointerOffset);
+                magazines.LoadedCount--;
+                return obj;
+            }
+        }
+
+        return AllocSlow();
+    }
+
+    /// <summary>Frees an object of this cache. Fast path: push on the calling thread's loaded magazine.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Free(byte* obj)
+    {
+        if (obj == null)
+        {
+            ThrowNullObject();
+        }
+
+        ThreadCache? magazines = ThreadCacheTable.Find(Id);
+        if (magazines is not null && magazines.Cache == this && magazines.LoadedCount < magazines.Capacity)
+        {
+            FreePointer.Set(obj, magazines.FreePointerOffset, magazines.Loaded);
+            magazines.Loaded = obj;
+            magazines.LoadedCount++;
+            return;
+        }
+
+        FreeSlow(obj);
+    }
+
+    /// <summary>The cache's figures (exact when no other thread is allocating or freeing).</summary>
+    public SlabInfo Info
+    {
+        get
+        {
+            lock (_slabLock)
+            {
+                long cached = (long)_depot.Count * _geometry.MagazineSize;
+                foreach (ThreadCache magazines in _threadCaches)
+                {
+                    cached += magazines.Objects;
+                }
+
+                return new SlabInfo(Name, _geometry.SlotSize, _objectsPerSlab, _geometry.PagesPerSlab,
+                    _objectsOut - cached, _slabs * _objectsPerSlab, _slabs, _committedBytes);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Returns every empty slab to the OS (after a grace period for TYPESAFE_BY_RCU caches), after moving the
+    /// depot's magazines, the calling thread's magazines and those of exited threads back to the slabs
+    /// (<c>kmem_cache_shrink</c>). Magazines of other living threads stay where they are, at most two per thread.
+    /// </summary>
+    public void Shrink()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThreadCache? own = ThreadCacheTable.Find(Id);
+        lock (_slabLock)
+        {
+            if (own is not null && own.Cache == this)
+            {
+                ReturnMagazinesLocked(own);
+            }
+
+            AdoptDeadThreadCachesLocked();
+            ReturnDepotLocked();
+            DiscardEmptySlabsLocked();
+            ReleaseUnusedArenasLocked();
+        }
+    }
+
+    /// <summary>
+    /// Destroys the cache (<c>kmem_cache_destroy</c>): every free object goes back to its slab and every empty slab
+    /// and arena to the OS. No other operation may run concurrently. When objects are still allocated, their slabs
+    /// stay mapped and usable (they may still be freed, and their memory is then returned) and an
+    /// <see cref="InvalidOperationException"/> reports how many remain. A second call does nothing.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        WaitForDeferredFrees();
+        long remaining;
+        lock (_slabLock)
+        {
+            _disposed = true;
+            foreach (ThreadCache magazines in _threadCaches)
+            {
+                ReturnMagazinesLocked(magazines);
+                magazines.Cache = null;
+            }
+
+            _threadCaches.Clear();
+            ReturnDepotLocked();
+            DiscardEmptySlabsLocked();
+            ReleaseUnusedArenasLocked();
+            remaining = _objectsOut;
+            DestroyIfDoneLocked();
+        }
+
+        if (remaining != 0)
+        {
+            throw new InvalidOperationException(
+                $"kmem_cache_destroy {Name}: Slab cache still has objects: {remaining} objects remaining. " +
+                "Their slabs stay mapped; freeing the objects returns the memory.");
+        }
+    }
+
+    /// <summary>The slab header of the slab that holds <paramref name="obj"/> (on-slab, or in the arena's header table).</summary>
+    private SlabHeader* HeaderOf(byte* obj)
+    {
+        byte* slab = (byte*)((nuint)obj & _slabMask);
+        if (_geometry.OnSlabMetadata)
+        {
+            return (SlabHeader*)(slab + _geometry.HeaderOffset);
+        }
+
+        byte* arena = (byte*)((nuint)obj & ~((nuint)SlabGeometry.ArenaSize - 1));
+        return (SlabHeader*)arena + ((nuint)(slab - arena) >> _geometry.SlabShift);
+    }
+
+    /// <summary>Leaves the registry once the cache is disposed and holds neither objects nor arenas.</summary>
+    private void DestroyIfDoneLocked()
+    {
+        if (_disposed && !_destroyed && _objectsOut == 0 && _arenaByBase.Count == 0)
+        {
+            Debug.Assert(_slabs == 0 && _committedBytes == 0, "a destroyed cache must hold no memory");
+            _destroyed = true;
+            SlabCacheRegistry.Unregister(this);
+        }
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNullObject() => throw new ArgumentNullException("obj", "Cannot free a null object.");
+}

@@ -1,0 +1,95 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace Slab;
+
+/// <summary>
+/// A thread's registration with an RCU flavour (liburcu's <c>struct urcu_reader</c>): one word,
+/// <see cref="Counter"/>, that says whether the thread may hold references and since which grace period.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Layout of <see cref="Counter"/>: the low <see cref="NestingBits"/> bits count nested read-side sections
+/// (<see cref="Rcu"/>) or say "online" (<see cref="RcuQsbr"/>, where an online thread counts as one long section);
+/// the high bits hold the grace-period number the thread last observed. The domain's global word has the same
+/// layout with a nesting of 1, so entering an outermost section is one copy of it.
+/// </para>
+/// <para>
+/// Protocol. Only the owner thread writes <see cref="Counter"/>, with a plain volatile store and no fence; a
+/// writer in <see cref="RcuDomain.Synchronize"/> reads it after forcing a full barrier on every running thread
+/// (<see cref="Interlocked.MemoryBarrierProcessWide"/>). A thread blocks a grace period while its nesting is
+/// non-zero and its grace-period number is older than the one the writer waits for, unless it has died.
+/// </para>
+/// </remarks>
+internal sealed class RcuThreadRecord
+{
+    /// <summary>Bits of <see cref="Counter"/> that count nesting.</summary>
+    public const int NestingBits = 16;
+
+    /// <summary>Mask of the nesting bits.</summary>
+    public const long NestingMask = (1L << NestingBits) - 1;
+
+    /// <summary>The record of the calling thread.</summary>
+    public RcuThreadRecord() => Owner = Thread.CurrentThread;
+
+    /// <summary>The nesting count and grace-period snapshot, alone on its cache lines.</summary>
+    public PaddedCounter Counter;
+
+    /// <summary>The thread this record belongs to; a dead owner never blocks a grace period.</summary>
+    public readonly Thread Owner;
+
+    /// <summary>Whether the owner is inside a read-side section (or online, for QSBR).</summary>
+    public bool IsActive => (Volatile.Read(ref Counter.Value) & NestingMask) != 0;
+
+    /// <summary>
+    /// Enters a read-side section: the outermost entry copies the domain's grace-period word (nesting 1); a nested
+    /// one adds one. The volatile store keeps the compiler from moving the section's loads above it; the hardware
+    /// reordering is the writer's business (process-wide barrier).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ReadLock(RcuDomain domain)
+    {
+        long value = Counter.Value;
+        if ((value & NestingMask) == 0)
+        {
+            value = domain.GracePeriodWord;
+        }
+        else if ((value & NestingMask) == NestingMask)
+        {
+            ThrowNestingOverflow();
+        }
+        else
+        {
+            value++;
+        }
+
+        Volatile.Write(ref Counter.Value, value);
+    }
+
+    /// <summary>Leaves a read-side section; the release store keeps the section's loads before it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ReadUnlock()
+    {
+        long value = Counter.Value;
+        if ((value & NestingMask) == 0)
+        {
+            ThrowUnbalanced();
+        }
+
+        Volatile.Write(ref Counter.Value, value - 1);
+    }
+
+    /// <summary>Whether this record holds up a grace period whose word is <paramref name="target"/>.</summary>
+    public bool Blocks(long target)
+    {
+        long value = Volatile.Read(ref Counter.Value);
+        return (value & NestingMask) != 0 && value < target;
+    }
+
+    private static void ThrowNestingOverflow() =>
+        throw new InvalidOperationException($"RCU read-side sections are nested more than {NestingMask} deep.");
+
+    private static void ThrowUnbalanced() =>
+        throw new InvalidOperationException("Rcu.ReadUnlock without a matching Rcu.ReadLock on this thread.");
+}
