@@ -1,0 +1,54 @@
+using NUnit.Framework;
+using Tests.VmaCore.Merge;
+using VmaCore;
+using VmaCore.Tree;
+
+namespace Tests.VmaCore.Tree;
+
+/// <summary>The maple-state positions of <see cref="VmaIterator"/> that the merge engine relies on.</summary>
+[TestFixture]
+[NonParallelizable]
+public unsafe class VmaIteratorTests
+{
+    [Test]
+    public void WalksEntriesAndGaps()
+    {
+        using var t = new VmaTestMm();
+        VmArea* a = t.AllocAndLinkVma(0x1000, 0x2000, 1);
+        VmArea* b = t.AllocAndLinkVma(0x4000, 0x5000, 4);
+        var vmi = new VmaIterator(t.Mm, 0x3000);
+
+        // From a gap: next skips to b, prev comes back to a, the next range is the gap between them.
+        Assert.That(vmi.NextRewind(out VmArea* prev) == b);
+        Assert.That(prev == a);
+        Assert.That((vmi.Address, vmi.End), Is.EqualTo((0x2000UL, 0x4000UL)));
+
+        // Ranges one by one: b, then the gap to the top; back: b, the gap, a, the bottom gap, then underflow.
+        Assert.That(vmi.NextRange() == b);
+        Assert.That(vmi.NextRange() == null);
+        Assert.That((vmi.Address, vmi.End), Is.EqualTo((0x5000UL, VmaIterator.Top)));
+        Assert.That(vmi.PrevRange() == b);
+        Assert.That(vmi.PrevRange() == null);
+        Assert.That(vmi.PrevRange() == a);
+        Assert.That(vmi.PrevRange() == null);
+        Assert.That((vmi.Address, vmi.End), Is.EqualTo((0UL, 0x1000UL)));
+        Assert.That(vmi.PrevRange() == null);
+
+        // Limited find stops before b; after overflow, next finds it and prev comes back to it.
+        vmi.Set(0x1000);
+        Assert.That(vmi.Find(0x4000) == a);
+        Assert.That(vmi.Find(0x4000) == null);
+        Assert.That(vmi.Prev() == a);
+        Assert.That(vmi.Next() == b);
+        Assert.That(vmi.Next() == null);
+        Assert.That(vmi.Prev() == b);
+
+        // With nothing below, prev underflows and leaves the iterator at the bottom, from where find starts again.
+        vmi.Set(0x1000);
+        Assert.That(vmi.Load() == a);
+        Assert.That(vmi.Prev() == null);
+        Assert.That(vmi.Address, Is.EqualTo(0UL));
+        Assert.That(vmi.Next() == a);
+        Assert.That(t.CleanupMm(), Is.EqualTo(2));
+    }
+}
