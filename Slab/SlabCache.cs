@@ -69,8 +69,14 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
     /// <summary>Objects per per-thread magazine; a thread keeps at most two magazines of free objects.</summary>
     public int MagazineSize => _cache.Geometry.MagazineSize;
 
-    /// <summary>Empty slabs kept committed before further empty slabs go back to the OS.</summary>
+    /// <summary>Empty slabs kept committed for reuse (the kernel's <c>min_partial</c>).</summary>
     public int MinEmptySlabs => _cache.Geometry.MinEmptySlabs;
+
+    /// <summary>
+    /// The most empty slabs the cache holds: beyond this many, an emptied slab goes back to the OS at once; those
+    /// beyond <see cref="MinEmptySlabs"/> go back after 100 ms without reuse, or on <see cref="Shrink"/>.
+    /// </summary>
+    public int MaxEmptySlabs => _cache.Geometry.MaxEmptySlabs;
 
     /// <summary>The 2 MiB arenas (host mappings) the cache holds.</summary>
     public int ArenaCount => _cache.ArenaCount;

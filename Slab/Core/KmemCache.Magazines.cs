@@ -154,11 +154,20 @@ internal sealed unsafe partial class KmemCache
             ThreadCache magazines = _threadCaches[i];
             if (!magazines.Owner.IsAlive)
             {
-                ReturnMagazinesLocked(magazines);
-                magazines.Cache = null;
+                RetireThreadCacheLocked(magazines);
                 _threadCaches.RemoveAt(i);
             }
         }
+    }
+
+    /// <summary>
+    /// Returns the magazines to the slabs and retires the thread cache for good (the owner is dead, or the cache is
+    /// being disposed): the slow paths see it is no longer this cache's.
+    /// </summary>
+    private void RetireThreadCacheLocked(ThreadCache magazines)
+    {
+        ReturnMagazinesLocked(magazines);
+        magazines.Retire();
     }
 
     /// <summary>Returns both magazines of <paramref name="magazines"/> to the slabs. The owner must be the caller, dead, or quiescent.</summary>

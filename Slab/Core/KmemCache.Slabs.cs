@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Threading;
 using Native;
 
 namespace Slab;
@@ -138,17 +139,57 @@ internal sealed unsafe partial class KmemCache
         }
     }
 
-    /// <summary>Keeps an empty slab in reserve, or discards it when the reserve is full or the cache is disposed.</summary>
+    /// <summary>
+    /// Puts an empty slab at the head of the empty list (refills take the most recently emptied, warmest slab;
+    /// the decay discards from the cold tail), or discards it at once when the cache is disposed.
+    /// </summary>
     private void RetireEmptySlabLocked(SlabHeader* slab)
     {
-        if (!_disposed && _empty.Count < _geometry.MinEmptySlabs)
-        {
-            slab->State = SlabState.Empty;
-            _empty.AddHead(slab);
-        }
-        else
+        if (_disposed)
         {
             DiscardSlabLocked(slab);
+            return;
+        }
+
+        slab->State = SlabState.Empty;
+        slab->EmptySince = Environment.TickCount64;
+        _empty.AddHead(slab);
+        TrimEmptySlabsLocked(slab->EmptySince);
+    }
+
+    /// <summary>
+    /// Discards empty slabs from the cold end of the list: all beyond <see cref="SlabGeometry.MaxEmptySlabs"/>, and
+    /// those beyond <see cref="SlabGeometry.MinEmptySlabs"/> that have been empty for
+    /// <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>. Arms the decay timer while a surplus remains.
+    /// </summary>
+    private void TrimEmptySlabsLocked(long now)
+    {
+        while (_empty.Count > _geometry.MinEmptySlabs
+            && (_empty.Count > _geometry.MaxEmptySlabs || now - _empty.Tail->EmptySince >= SlabGeometry.EmptySlabDecayMilliseconds))
+        {
+            SlabHeader* cold = _empty.Tail;
+            _empty.Remove(cold);
+            DiscardSlabLocked(cold);
+        }
+
+        if (_empty.Count > _geometry.MinEmptySlabs && !_decayArmed)
+        {
+            _decayArmed = true;
+            _decayTimer ??= new Timer(static state => ((KmemCache)state!).DecayEmptySlabs(), this, Timeout.Infinite, Timeout.Infinite);
+            _decayTimer.Change(SlabGeometry.EmptySlabDecayMilliseconds, Timeout.Infinite);
+        }
+    }
+
+    /// <summary>The decay timer: returns the surplus empty slabs that have waited long enough.</summary>
+    private void DecayEmptySlabs()
+    {
+        lock (_slabLock)
+        {
+            _decayArmed = false;
+            if (!_disposed)
+            {
+                TrimEmptySlabsLocked(Environment.TickCount64);
+            }
         }
     }
 

@@ -52,8 +52,14 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Slabs with free and used objects; refills take from the head, frees into a full slab add at the tail.</summary>
     private SlabList _partial;
 
-    /// <summary>Empty slabs kept committed, at most <see cref="SlabGeometry.MinEmptySlabs"/>.</summary>
+    /// <summary>Empty slabs kept committed, newest first, at most <see cref="SlabGeometry.MaxEmptySlabs"/>.</summary>
     private SlabList _empty;
+
+    /// <summary>Returns surplus empty slabs once they have decayed; created on first need.</summary>
+    private Timer? _decayTimer;
+
+    /// <summary>Whether <see cref="_decayTimer"/> is due to fire.</summary>
+    private bool _decayArmed;
 
     /// <summary>The arenas by index (null where an arena was released); slab headers record the index.</summary>
     private readonly List<SlabArena?> _arenas = new();
@@ -127,13 +133,15 @@ internal sealed unsafe partial class KmemCache
 
     /// <summary>
     /// Allocates an object, or returns null when the OS refuses memory. Fast path: pop from the calling thread's
-    /// loaded magazine.
+    /// loaded magazine. The table entry may be a retired <see cref="ThreadCache"/> of a disposed cache that had the
+    /// same id: retired magazines look empty and full at once, so both fast paths fall to the slow paths, which
+    /// check the owner.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* Alloc()
     {
         ThreadCache? magazines = ThreadCacheTable.Find(Id);
-        if (magazines is not null && magazines.Cache == this)
+        if (magazines is not null)
         {
             byte* obj = magazines.Loaded;
             if (obj != null)
@@ -157,7 +165,7 @@ internal sealed unsafe partial class KmemCache
         }
 
         ThreadCache? magazines = ThreadCacheTable.Find(Id);
-        if (magazines is not null && magazines.Cache == this && magazines.LoadedCount < magazines.Capacity)
+        if (magazines is not null && magazines.LoadedCount < magazines.Capacity)
         {
             FreePointer.Set(obj, magazines.FreePointerOffset, magazines.Loaded);
             magazines.Loaded = obj;
@@ -230,11 +238,11 @@ internal sealed unsafe partial class KmemCache
             _disposed = true;
             foreach (ThreadCache magazines in _threadCaches)
             {
-                ReturnMagazinesLocked(magazines);
-                magazines.Cache = null;
+                RetireThreadCacheLocked(magazines);
             }
 
             _threadCaches.Clear();
+            _decayTimer?.Dispose();
             ReturnDepotLocked();
             DiscardEmptySlabsLocked();
             ReleaseUnusedArenasLocked();

@@ -41,7 +41,7 @@ internal sealed unsafe class ThreadCache
     /// <summary>The loaded magazine: allocs pop from it, frees push on it.</summary>
     public byte* Loaded;
 
-    /// <summary>Objects in <see cref="Loaded"/>.</summary>
+    /// <summary>Objects in <see cref="Loaded"/> (<see cref="Capacity"/> with a null chain once retired).</summary>
     public int LoadedCount;
 
     /// <summary>The previous magazine, full or empty, swapped in when the loaded one runs out or fills up.</summary>
@@ -60,7 +60,7 @@ internal sealed unsafe class ThreadCache
     public readonly Thread Owner;
 
     /// <summary>Objects held in both magazines.</summary>
-    public int Objects => LoadedCount + PreviousCount;
+    public int Objects => Cache is null ? 0 : LoadedCount + PreviousCount;
 
     /// <summary>Exchanges the loaded and previous magazines.</summary>
     public void Swap()
@@ -72,6 +72,17 @@ internal sealed unsafe class ThreadCache
         LoadedCount = PreviousCount;
         PreviousCount = count;
         Debug.Assert(PreviousCount == 0 || PreviousCount == Capacity, "the previous magazine must be empty or full");
+    }
+
+    /// <summary>
+    /// Detaches the (empty) magazines from their cache for good: no loaded object and a full count, so that both
+    /// fast paths fail and the slow paths, which compare <see cref="Cache"/>, replace this object.
+    /// </summary>
+    public void Retire()
+    {
+        Debug.Assert(Objects == 0, "retire the magazines after returning their objects");
+        Cache = null;
+        LoadedCount = Capacity;
     }
 
     /// <summary>Empties both magazines and returns their chains (either may be null).</summary>

@@ -58,6 +58,17 @@ internal sealed class SlabGeometry
     /// <summary>The most empty slabs a cache keeps (the kernel's <c>MAX_PARTIAL</c>).</summary>
     public const int MaxPartial = 10;
 
+    /// <summary>
+    /// How long an empty slab beyond the <see cref="MinEmptySlabs"/> reserve stays committed before it goes back to
+    /// the OS (a purge delay, like mimalloc's <c>purge_delay</c> or jemalloc's dirty-page decay): a workload that
+    /// frees and reallocates a few slabs' worth of objects in a loop then reuses them instead of paying a
+    /// syscall and page faults per slab and round.
+    /// </summary>
+    public const int EmptySlabDecayMilliseconds = 100;
+
+    /// <summary>The most memory of empty slabs a cache lets decay rather than return at once.</summary>
+    public const int MaxDecayingBytes = 1024 * 1024;
+
     /// <summary>The size and alignment of an arena: the unit in which the cache takes address space from the OS.</summary>
     public const int ArenaSize = 2 * 1024 * 1024;
 
@@ -151,6 +162,13 @@ internal sealed class SlabGeometry
 
     /// <summary>Empty slabs the cache keeps before returning more to the OS (the kernel's <c>min_partial</c>).</summary>
     public int MinEmptySlabs => Math.Clamp(BitOperations.Log2((uint)SlotSize) / 2, MinPartial, MaxPartial);
+
+    /// <summary>
+    /// The most empty slabs a cache keeps at any time, 1 MiB of them or four times the reserve: beyond this many,
+    /// an emptied slab goes back to the OS at once; between <see cref="MinEmptySlabs"/> and this, after
+    /// <see cref="EmptySlabDecayMilliseconds"/>.
+    /// </summary>
+    public int MaxEmptySlabs => Math.Max(4 * MinEmptySlabs, (int)(MaxDecayingBytes >> SlabShift));
 
     /// <summary>
     /// Objects per magazine (the old SLAB allocator's <c>batchcount</c>, half its per-CPU <c>limit</c>, chosen from

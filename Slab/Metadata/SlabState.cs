@@ -12,7 +12,7 @@ internal enum SlabState
     /// <summary>Every object in use: on no list; the first free moves it back to partial.</summary>
     Full,
 
-    /// <summary>No object in use: on the cache's empty list, a reserve kept committed for reuse.</summary>
+    /// <summary>No object in use: on the cache's empty list, kept committed for reuse (see <see cref="SlabGeometry.MaxEmptySlabs"/>).</summary>
     Empty,
 
     /// <summary>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Threading;
 using NUnit.Framework;
 using Slab;
 
@@ -45,7 +46,7 @@ public unsafe class SlabCacheTests
         using var cache = new SlabCache<Vma192>("vma_off_slab", new SlabCacheOptions { Alignment = 64, Flags = SlabFlags.TypesafeByRcu });
         var objects = new nint[1000];
         cache.AllocBulk(objects);
-        long table = 12288; // 256 slab headers of 48 bytes per 2 MiB arena, in whole pages
+        long table = (256 * sizeof(SlabHeader) + 4095) & ~4095; // a header per 8 KiB slab of the 2 MiB arena, in whole pages
         Assert.That(cache.Info.Slabs, Is.EqualTo(32));
         Assert.That(cache.Info.CommittedBytes, Is.EqualTo(32 * 8192 + table));
         cache.FreeBulk(objects);
@@ -196,14 +197,18 @@ public unsafe class SlabCacheTests
     {
         // A debug cache has no magazines, so every free reaches its slab at once.
         using var cache = new SlabCache<Vma192>("reserve", new SlabCacheOptions { Alignment = 64, Flags = SlabFlags.Debug });
-        int count = cache.ObjectsPerSlab * 20;
-        var objects = new nint[count];
+        long slabBytes = cache.PagesPerSlab * 4096L;
+        int maxEmpty = cache.MaxEmptySlabs;
+        var objects = new nint[cache.ObjectsPerSlab * (maxEmpty + 40)];
         cache.AllocBulk(objects);
-        Assert.That(cache.Info.Slabs, Is.EqualTo(20));
+        Assert.That(cache.Info.Slabs, Is.EqualTo(maxEmpty + 40));
         cache.FreeBulk(objects);
-        SlabInfo info = cache.Info;
-        Assert.That(info.Slabs, Is.EqualTo(cache.MinEmptySlabs));
-        Assert.That(info.CommittedBytes, Is.EqualTo(cache.MinEmptySlabs * cache.PagesPerSlab * 4096L));
+        Assert.That(cache.Info.Slabs, Is.EqualTo(maxEmpty), "beyond the surplus band, emptied slabs go back at once");
+        Assert.That(cache.Info.CommittedBytes, Is.EqualTo(maxEmpty * slabBytes));
+
+        // The surplus over the reserve decays without any further call into the cache.
+        Assert.That(SpinWait.SpinUntil(() => cache.Info.Slabs == cache.MinEmptySlabs, TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That(cache.Info.CommittedBytes, Is.EqualTo(cache.MinEmptySlabs * slabBytes));
     }
 
     [Test]

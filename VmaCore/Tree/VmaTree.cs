@@ -185,7 +185,8 @@ internal sealed unsafe partial class VmaTree : IDisposable
 
     /// <summary>
     /// Reserves what a store of [start, end) needs (<c>mas_preallocate</c>): the worst-case node count, taken from the
-    /// slab into this tree's pool. False (ENOMEM) changes nothing: the nodes taken by this call go back.
+    /// slab into this tree's pool (which keeps what earlier stores left unused, up to that count). False (ENOMEM)
+    /// changes nothing: the nodes taken by this call go back.
     /// </summary>
     public bool Preallocate(ulong start, ulong end)
     {
@@ -212,6 +213,12 @@ internal sealed unsafe partial class VmaTree : IDisposable
 
             ReturnNode(node);
             added++;
+        }
+
+        // Nodes left over from earlier stores of a taller tree go back to the slab.
+        while (_poolCount > NodesNeeded)
+        {
+            s_nodeCache.Free(TakeNode());
         }
 
         return true;

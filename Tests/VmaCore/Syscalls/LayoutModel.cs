@@ -124,11 +124,21 @@ internal sealed class LayoutModel
             VmFlags f = _pages[p].Flags;
             switch (advice)
             {
-                case Advice.Normal: f &= ~(VmFlags.RandRead | VmFlags.SeqRead); break;
-                case Advice.Random: f = (f & ~VmFlags.SeqRead) | VmFlags.RandRead; break;
-                case Advice.Sequential: f = (f & ~VmFlags.RandRead) | VmFlags.SeqRead; break;
-                case Advice.DontFork: f |= VmFlags.DontCopy; break;
-                case Advice.DoFork: f &= ~VmFlags.DontCopy; break;
+                case Advice.Normal:
+                    f &= ~(VmFlags.RandRead | VmFlags.SeqRead);
+                    break;
+                case Advice.Random:
+                    f = (f & ~VmFlags.SeqRead) | VmFlags.RandRead;
+                    break;
+                case Advice.Sequential:
+                    f = (f & ~VmFlags.RandRead) | VmFlags.SeqRead;
+                    break;
+                case Advice.DontFork:
+                    f |= VmFlags.DontCopy;
+                    break;
+                case Advice.DoFork:
+                    f &= ~VmFlags.DontCopy;
+                    break;
                 case Advice.WipeOnFork:
                     if (_pages[p].Object != 0)
                     {
@@ -137,11 +147,21 @@ internal sealed class LayoutModel
 
                     f |= VmFlags.WipeOnFork;
                     break;
-                case Advice.KeepOnFork: f &= ~VmFlags.WipeOnFork; break;
-                case Advice.DontDump: f |= VmFlags.DontDump; break;
-                case Advice.DoDump: f &= ~VmFlags.DontDump; break;
-                case Advice.HugePage: f = (f & ~VmFlags.NoHugePage) | VmFlags.HugePage; break;
-                case Advice.NoHugePage: f = (f & ~VmFlags.HugePage) | VmFlags.NoHugePage; break;
+                case Advice.KeepOnFork:
+                    f &= ~VmFlags.WipeOnFork;
+                    break;
+                case Advice.DontDump:
+                    f |= VmFlags.DontDump;
+                    break;
+                case Advice.DoDump:
+                    f &= ~VmFlags.DontDump;
+                    break;
+                case Advice.HugePage:
+                    f = (f & ~VmFlags.NoHugePage) | VmFlags.HugePage;
+                    break;
+                case Advice.NoHugePage:
+                    f = (f & ~VmFlags.HugePage) | VmFlags.NoHugePage;
+                    break;
             }
 
             _pages[p].Flags = f;

@@ -39,22 +39,22 @@ public sealed unsafe class ModelBasedTests
             {
                 case 0:
                 case 1:
-                {
-                    Prot prot = (Prot)random.Next(8);
-                    bool shared = random.Next(4) == 0;
-                    bool useFile = random.Next(3) == 0;
-                    bool noReserve = random.Next(5) == 0;
-                    bool locked = random.Next(8) == 0;
-                    ulong pgoff = (ulong)random.Next(64);
-                    MapFlags flags = (shared ? MapFlags.Shared : MapFlags.Private) | MapFlags.Fixed
-                        | (noReserve ? MapFlags.NoReserve : 0) | (locked ? MapFlags.Locked : 0);
-                    op = $"mmap {start} {count} {prot} shared={shared} file={useFile} pgoff={pgoff} nr={noReserve} lo={locked}";
-                    actual = useFile
-                        ? space.Mmap(P((ulong)start), L((ulong)count), prot, flags, file, L(pgoff), out _)
-                        : space.Mmap(P((ulong)start), L((ulong)count), prot, flags | MapFlags.Anonymous, out _);
-                    model.Mmap(start, count, prot, shared, useFile ? file.Id : 0, pgoff, noReserve, locked);
-                    break;
-                }
+                    {
+                        Prot prot = (Prot)random.Next(8);
+                        bool shared = random.Next(4) == 0;
+                        bool useFile = random.Next(3) == 0;
+                        bool noReserve = random.Next(5) == 0;
+                        bool locked = random.Next(8) == 0;
+                        ulong pgoff = (ulong)random.Next(64);
+                        MapFlags flags = (shared ? MapFlags.Shared : MapFlags.Private) | MapFlags.Fixed
+                            | (noReserve ? MapFlags.NoReserve : 0) | (locked ? MapFlags.Locked : 0);
+                        op = $"mmap {start} {count} {prot} shared={shared} file={useFile} pgoff={pgoff} nr={noReserve} lo={locked}";
+                        actual = useFile
+                            ? space.Mmap(P((ulong)start), L((ulong)count), prot, flags, file, L(pgoff), out _)
+                            : space.Mmap(P((ulong)start), L((ulong)count), prot, flags | MapFlags.Anonymous, out _);
+                        model.Mmap(start, count, prot, shared, useFile ? file.Id : 0, pgoff, noReserve, locked);
+                        break;
+                    }
 
                 case 2:
                     op = $"munmap {start} {count}";
@@ -62,22 +62,22 @@ public sealed unsafe class ModelBasedTests
                     model.Munmap(start, count);
                     break;
                 case 3:
-                {
-                    Prot prot = (Prot)random.Next(8);
-                    op = $"mprotect {start} {count} {prot}";
-                    actual = space.Mprotect(P((ulong)start), L((ulong)count), prot);
-                    expected = model.Mprotect(start, count, prot, p => anon.GetValueOrDefault(p));
-                    break;
-                }
+                    {
+                        Prot prot = (Prot)random.Next(8);
+                        op = $"mprotect {start} {count} {prot}";
+                        actual = space.Mprotect(P((ulong)start), L((ulong)count), prot);
+                        expected = model.Mprotect(start, count, prot, p => anon.GetValueOrDefault(p));
+                        break;
+                    }
 
                 case 4:
-                {
-                    Advice advice = Enum.GetValues<Advice>()[random.Next(11)];
-                    op = $"madvise {start} {count} {advice}";
-                    actual = space.Madvise(P((ulong)start), L((ulong)count), advice);
-                    expected = model.Madvise(start, count, advice);
-                    break;
-                }
+                    {
+                        Advice advice = Enum.GetValues<Advice>()[random.Next(11)];
+                        op = $"madvise {start} {count} {advice}";
+                        actual = space.Madvise(P((ulong)start), L((ulong)count), advice);
+                        expected = model.Madvise(start, count, advice);
+                        break;
+                    }
 
                 case 5:
                     op = $"mlock {start} {count}";
@@ -90,13 +90,13 @@ public sealed unsafe class ModelBasedTests
                     expected = model.Lock(start, count, lockPages: false);
                     break;
                 case 7:
-                {
-                    string? name = random.Next(3) switch { 0 => null, 1 => "a", _ => "b" };
-                    op = $"name {start} {count} {name}";
-                    actual = space.SetAnonName(P((ulong)start), L((ulong)count), name);
-                    expected = model.SetName(start, count, name);
-                    break;
-                }
+                    {
+                        string? name = random.Next(3) switch { 0 => null, 1 => "a", _ => "b" };
+                        op = $"name {start} {count} {name}";
+                        actual = space.SetAnonName(P((ulong)start), L((ulong)count), name);
+                        expected = model.SetName(start, count, name);
+                        break;
+                    }
 
                 default:
                     op = $"touch {start} {count}";

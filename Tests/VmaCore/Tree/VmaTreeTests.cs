@@ -7,8 +7,12 @@ using VmaCore.Tree;
 
 namespace Tests.VmaCore.Tree;
 
-/// <summary>Behaviour of the maple-tree-like <see cref="VmaTree"/>: stores, lookups, gap searches, node accounting.</summary>
+/// <summary>
+/// Behaviour of the maple-tree-like <see cref="VmaTree"/>: stores, lookups, gap searches, node accounting. Not run
+/// alongside other tests: the node slab is shared by all trees and its counts are asserted here.
+/// </summary>
 [TestFixture]
+[NonParallelizable]
 public sealed unsafe class VmaTreeTests
 {
     private const ulong Page = 4096;
@@ -95,7 +99,6 @@ public sealed unsafe class VmaTreeTests
         Assert.That(_tree.Height, Is.GreaterThan(2));
         Store(0, ulong.MaxValue, -1);
         _tree.ReleasePreallocated();
-        Rcu.Barrier();
 
         Assert.Multiple(() =>
         {
@@ -258,9 +261,39 @@ public sealed unsafe class VmaTreeTests
     }
 
     [Test]
+    public void ThePoolKeepsTheWorstCaseAndReturnsTheRest()
+    {
+        long before = ActiveNodes();
+        for (int i = 0; i < 3000; i++)
+        {
+            Store((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page, i % 64);
+        }
+
+        Assert.That(_tree.Preallocate(0, Page), Is.True);
+        int worstCase = (3 * _tree.Height) + 1;
+        Assert.That(_tree.PreallocatedNodes, Is.EqualTo(worstCase));
+
+        // An exact overwrite swaps one slot in place and takes no node; the pool stays for the next store.
+        _tree.Store(0, Page, _vmas[5]);
+        Assert.That(_tree.PreallocatedNodes, Is.EqualTo(worstCase));
+
+        // Once the tree is small again, the next preallocation returns the nodes it no longer needs.
+        Store(Page, ulong.MaxValue, -1);
+        Assert.That(_tree.Preallocate(0, Page), Is.True);
+        Assert.That(_tree.PreallocatedNodes, Is.EqualTo((3 * _tree.Height) + 1));
+
+        _tree.ReleasePreallocated();
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.PreallocatedNodes, Is.Zero);
+            Assert.That(ActiveNodes(), Is.EqualTo(before + _tree.NodeCount));
+            Assert.That(_tree.Count, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
     public void DisposeFreesEveryNode()
     {
-        Rcu.Barrier();
         long before = ActiveNodes();
         var tree = new VmaTree();
         for (int i = 0; i < 20000; i++)
@@ -271,7 +304,6 @@ public sealed unsafe class VmaTreeTests
 
         Assert.That(ActiveNodes(), Is.GreaterThan(before + tree.NodeCount - 1));
         tree.Dispose();
-        Rcu.Barrier();
 
         Assert.Multiple(() =>
         {
@@ -283,7 +315,12 @@ public sealed unsafe class VmaTreeTests
 
     private int Id(VmArea* vma) => _vmas.IdOf(vma);
 
-    private static long ActiveNodes() => VmaTree.NodeCacheInfo.ActiveObjects;
+    /// <summary>The nodes allocated from the slab once every pending RCU free has run.</summary>
+    private static long ActiveNodes()
+    {
+        Rcu.Barrier();
+        return VmaTree.NodeCacheInfo.ActiveObjects;
+    }
 
     private void Store(ulong start, ulong end, int id)
     {
