@@ -11,6 +11,7 @@ namespace Bench.Slab;
 /// process-wide barrier is paid; the barrier alone is the category's baseline).
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(PatientBuildConfig))]
 [CategoriesColumn]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 public class RcuBenchmarks

@@ -14,6 +14,7 @@ namespace Bench.Slab;
 /// them. Each category has its own baseline, <c>NativeMemory.AlignedAlloc</c>/<c>AlignedFree</c>.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(PatientBuildConfig))]
 [CategoriesColumn]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 public unsafe class SlabBenchmarks

@@ -24,7 +24,10 @@ namespace Slab;
 /// With off-slab metadata the first <see cref="SlabGeometry.HeaderTableSlabs"/> slabs of the arena hold the
 /// header table, one <see cref="SlabHeader"/> per slab index, committed when the arena is created.
 /// </para>
-/// <para>All members are called under the owning cache's slab lock.</para>
+/// <para>
+/// All members are called under the owning cache's slab lock, except <see cref="Commit"/>, which only asks the OS
+/// for the pages of a slab index the caller has taken.
+/// </para>
 /// </remarks>
 internal sealed unsafe class SlabArena
 {

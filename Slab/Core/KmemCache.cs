@@ -20,6 +20,11 @@ namespace Slab;
 /// alloc and free is checked under the slab lock.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Sources: Linux v6.15 <c>mm/slub.c</c> for the slab layer's rules (partial lists, <c>min_partial</c> empty slabs,
+/// <c>discard_slab</c>, <c>kmem_cache_shrink</c>, <c>kmem_cache_destroy</c>), and Bonwick and Adams, "Magazines and
+/// Vmem" (USENIX 2001), for the magazine and depot layers. The code is this project's own.
+/// </para>
 /// Lock order: <see cref="_slabLock"/>, then the depot's lock, then the RCU callback queue's lock. Slab memory is
 /// committed and constructors run outside <see cref="_slabLock"/> (<see cref="NewSlab"/>).
 /// </remarks>

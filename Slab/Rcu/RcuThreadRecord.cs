@@ -44,8 +44,9 @@ internal sealed class RcuThreadRecord
 
     /// <summary>
     /// Enters a read-side section: the outermost entry copies the domain's grace-period word (nesting 1); a nested
-    /// one adds one. The volatile store keeps the compiler from moving the section's loads above it; the hardware
-    /// reordering is the writer's business (process-wide barrier).
+    /// one adds one. This needs only a compiler barrier after the store (liburcu's <c>cmm_barrier</c>): RyuJIT never
+    /// moves a memory access across a volatile one (the ECMA model alone promises only release order for the
+    /// store). Store-load reordering by the hardware is the writer's business: its process-wide barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ReadLock(RcuDomain domain)

@@ -170,6 +170,18 @@ public unsafe class SlabCacheTests
     }
 
     [Test]
+    public void BulkFreeWithANullFreesNothing()
+    {
+        using var cache = new SlabCache<Vma192>("bulk_null", VmaOptions);
+        var objects = new nint[3];
+        cache.AllocBulk(objects);
+        nint[] withNull = [objects[0], 0, objects[1]];
+        Assert.Throws<ArgumentNullException>(() => cache.FreeBulk(withNull));
+        Assert.That(cache.Info.ActiveObjects, Is.EqualTo(3));
+        cache.FreeBulk(objects);
+    }
+
+    [Test]
     public void ShrinkReturnsEveryEmptySlab()
     {
         using var cache = new SlabCache<Vma192>("shrink", new SlabCacheOptions { Alignment = 64 });
