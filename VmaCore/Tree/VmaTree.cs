@@ -23,7 +23,7 @@ namespace VmaCore.Tree;
 /// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
 /// the same. The only in-place writes are single-pointer stores of an entry over exactly one existing slot, and
 /// the gap values, which readers never read. A reader therefore sees, for each address, the entry before or after
-/// a store. Replaced nodes are freed after a grace period, in one <see cref="Rcu.Call(System.Action)"/> per store.
+/// a store. Replaced nodes are freed after a grace period, with the slab's <c>kfree_rcu</c> (<see cref="SlabCache{T}.FreeRcu"/>).
 /// </para>
 /// <para>
 /// Invariants: all leaves are at the same depth; a non-root node holds at least
@@ -361,22 +361,17 @@ internal sealed unsafe partial class VmaTree : IDisposable
         return n;
     }
 
-    /// <summary>Frees the retired nodes after a grace period, with one RCU callback for the whole batch.</summary>
+    /// <summary>
+    /// Frees the retired nodes after a grace period (<c>kfree_rcu</c> on each): the slab defers them through one
+    /// callback object per cache, so a store allocates nothing here.
+    /// </summary>
     private void FlushRetired()
     {
-        if (_retired.Count == 0)
+        foreach (nint node in _retired)
         {
-            return;
+            s_nodeCache.FreeRcu((VmaTreeNode*)node);
         }
 
-        nint[] batch = _retired.ToArray();
         _retired.Clear();
-        Rcu.Call(() =>
-        {
-            foreach (nint node in batch)
-            {
-                s_nodeCache.Free((VmaTreeNode*)node);
-            }
-        });
     }
 }
