@@ -87,7 +87,7 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
     /// <summary>Allocates an object (<c>kmem_cache_alloc</c>).</summary>
     /// <exception cref="OutOfMemoryException">The OS refused memory.</exception>
     /// <exception cref="ObjectDisposedException">The cache is disposed.</exception>
-    /// <exception cref="SlabCorruptionException">Debug cache: the object's poison or red zones were damaged while it was free.</exception>
+    /// <exception cref="InvalidOperationException">Debug cache: the object's poison or red zones were damaged while it was free.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T* Alloc()
     {
@@ -107,7 +107,7 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
 
     /// <summary>Frees an object of this cache (<c>kmem_cache_free</c>), from any thread.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="obj"/> is null.</exception>
-    /// <exception cref="SlabCorruptionException">Debug cache: a double free, a pointer that is not an object of
+    /// <exception cref="InvalidOperationException">Debug cache: a double free, a pointer that is not an object of
     /// this cache, or an overwritten red zone.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Free(T* obj) => _cache.Free((byte*)obj);

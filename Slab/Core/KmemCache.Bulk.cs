@@ -12,7 +12,7 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Fills <paramref name="objects"/> with new objects, all or none; false when the OS refuses memory.</summary>
     public bool AllocBulk(Span<nint> objects)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         if (_debug)
         {
             return AllocEach(objects);

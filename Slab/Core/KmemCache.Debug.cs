@@ -1,3 +1,5 @@
+using System;
+
 namespace Slab;
 
 /// <summary>
@@ -41,7 +43,7 @@ internal sealed unsafe partial class KmemCache
         if (next != null && !IsObjectStartOf(slab, next))
         {
             WithholdFreelistLocked(slab, obj);
-            throw new SlabCorruptionException(Name, (nint)obj, SlabCorruptionKind.FreelistCorrupted,
+            throw SlabCorruption.Create(Name, (nint)obj, SlabCorruptionKind.FreelistCorrupted,
                 $"Cache '{Name}': the free pointer of free object 0x{(nint)obj:x} is 0x{(nint)next:x}, which is not an object " +
                 $"of its slab 0x{(nint)slab->Base:x}. The slab's other free objects are withheld from use.");
         }
@@ -119,6 +121,6 @@ internal sealed unsafe partial class KmemCache
         return offset >= 0 && offset < (nint)_objectsPerSlab * _geometry.SlotSize && offset % _geometry.SlotSize == 0;
     }
 
-    private SlabCorruptionException Foreign(byte* obj, string why) =>
-        new(Name, (nint)obj, SlabCorruptionKind.ForeignPointer, $"Cache '{Name}': 0x{(nint)obj:x} is not an object of this cache: {why}.");
+    private InvalidOperationException Foreign(byte* obj, string why) =>
+        SlabCorruption.Create(Name, (nint)obj, SlabCorruptionKind.ForeignPointer, $"Cache '{Name}': 0x{(nint)obj:x} is not an object of this cache: {why}.");
 }

@@ -21,7 +21,7 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Alloc when the loaded magazine is empty, the cache is a debug cache, or the thread has no magazines yet.</summary>
     private byte* AllocSlow()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         if (_debug)
         {
             return AllocDebug();

@@ -51,6 +51,12 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Clears the offset of an address inside its slab.</summary>
     private readonly nuint _slabMask;
 
+    /// <summary>Copy of <see cref="SlabGeometry.OnSlabMetadata"/>.</summary>
+    private readonly bool _onSlabMetadata;
+
+    /// <summary>Copy of <see cref="SlabGeometry.HeaderOffset"/>.</summary>
+    private readonly int _headerOffset;
+
     /// <summary>Guards the slab layer: every field below, the slab headers, the arenas, the thread-cache registry.</summary>
     private readonly Lock _slabLock = new();
 
@@ -104,6 +110,8 @@ internal sealed unsafe partial class KmemCache
         _freePointerOffset = _geometry.FreePointerOffset;
         _objectsPerSlab = _geometry.ObjectsPerSlab;
         _slabMask = ~(_geometry.SlabBytes - 1);
+        _onSlabMetadata = _geometry.OnSlabMetadata;
+        _headerOffset = _geometry.HeaderOffset;
         _depot = new MagazineDepot(DepotMagazines);
         _slabRelease = new RcuSlabRelease(this);
         Id = SlabCacheRegistry.Register(this);
@@ -120,9 +128,6 @@ internal sealed unsafe partial class KmemCache
 
     /// <summary>The layout of objects and slabs.</summary>
     public SlabGeometry Geometry => _geometry;
-
-    /// <summary>Whether Dispose has run.</summary>
-    public bool IsDisposed => _disposed;
 
     /// <summary>Arenas the cache holds.</summary>
     public int ArenaCount
@@ -207,7 +212,7 @@ internal sealed unsafe partial class KmemCache
     /// </summary>
     public void Shrink()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         ThreadCache? own = ThreadCacheTable.Find(Id);
         lock (_slabLock)
         {
@@ -267,9 +272,9 @@ internal sealed unsafe partial class KmemCache
     private SlabHeader* HeaderOf(byte* obj)
     {
         byte* slab = (byte*)((nuint)obj & _slabMask);
-        if (_geometry.OnSlabMetadata)
+        if (_onSlabMetadata)
         {
-            return (SlabHeader*)(slab + _geometry.HeaderOffset);
+            return (SlabHeader*)(slab + _headerOffset);
         }
 
         byte* arena = (byte*)((nuint)obj & ~((nuint)SlabGeometry.ArenaSize - 1));
@@ -284,6 +289,14 @@ internal sealed unsafe partial class KmemCache
             Debug.Assert(_slabs == 0 && _committedBytes == 0, "a destroyed cache must hold no memory");
             _destroyed = true;
             SlabCacheRegistry.Unregister(this);
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException(Name, $"Cache '{Name}' is disposed.");
         }
     }
 

@@ -8,7 +8,7 @@ namespace Slab;
 /// allocated (<see cref="SlabGeometry.RedActive"/>) or free (<see cref="SlabGeometry.RedInactive"/>); a free object
 /// is filled with <see cref="SlabGeometry.PoisonFree"/> ending in <see cref="SlabGeometry.PoisonEnd"/> unless the
 /// cache is TYPESAFE_BY_RCU or has a constructor (then its contents must survive). Every check runs before the
-/// cache changes anything, and throws a <see cref="SlabCorruptionException"/> with a precise message.
+/// cache changes anything, and throws an <see cref="InvalidOperationException"/> with a precise message (see <see cref="SlabCorruption"/>).
 /// </summary>
 /// <remarks>Source of the scheme: Linux v6.15 <c>mm/slub.c</c> (<c>init_object</c>, <c>check_object</c>); the code is this project's own.</remarks>
 internal static unsafe class SlabDebug
@@ -37,7 +37,7 @@ internal static unsafe class SlabDebug
         ReadOnlySpan<byte> right = RightRedZone(obj, geometry);
         if (!left.ContainsAnyExcept(SlabGeometry.RedInactive) && !right.ContainsAnyExcept(SlabGeometry.RedInactive))
         {
-            throw new SlabCorruptionException(cache, (nint)obj, SlabCorruptionKind.DoubleFree,
+            throw SlabCorruption.Create(cache, (nint)obj, SlabCorruptionKind.DoubleFree,
                 $"Cache '{cache}': double free of object 0x{(nint)obj:x}: the object is already free.");
         }
 
@@ -70,7 +70,7 @@ internal static unsafe class SlabDebug
         {
             byte found = obj[bad];
             WritePoison(obj, geometry.ObjectSize);
-            throw new SlabCorruptionException(cache, (nint)obj, SlabCorruptionKind.UseAfterFreeWrite,
+            throw SlabCorruption.Create(cache, (nint)obj, SlabCorruptionKind.UseAfterFreeWrite,
                 $"Cache '{cache}': free object 0x{(nint)obj:x} was written after it was freed (use after free): " +
                 $"byte {bad} is 0x{found:x2}, expected poison 0x{expected:x2}. The poison has been restored.");
         }
@@ -95,8 +95,8 @@ internal static unsafe class SlabDebug
         }
     }
 
-    private static SlabCorruptionException RedZoneException(string cache, byte* obj, string side, int offset, byte found, byte expected, string where) =>
-        new(cache, (nint)obj, SlabCorruptionKind.RedZoneOverwritten,
+    private static InvalidOperationException RedZoneException(string cache, byte* obj, string side, int offset, byte found, byte expected, string where) =>
+        SlabCorruption.Create(cache, (nint)obj, SlabCorruptionKind.RedZoneOverwritten,
             $"Cache '{cache}': the {side} red zone of object 0x{(nint)obj:x} is overwritten at object offset {offset} " +
             $"(0x{found:x2}, expected 0x{expected:x2}): something wrote {where}.");
 

@@ -5,10 +5,13 @@ namespace Slab;
 /// <summary>
 /// A cache's depot of full magazines, shared by all threads (Bonwick and Adams' depot; the old SLAB allocator's
 /// shared array). A thread whose magazines are both full parks one here; a thread whose magazines are both
-/// empty takes one. It holds at most <see cref="Capacity"/> magazines; beyond that a full magazine goes back to
+/// empty takes one. It holds a fixed number of magazines; beyond that a full magazine goes back to
 /// the slabs, object by object.
 /// </summary>
-/// <remarks>Every member takes the depot's own lock, never while holding it another lock.</remarks>
+/// <remarks>
+/// Every member takes the depot's lock and no other lock while holding it; callers may already hold their cache's
+/// slab lock (the lock order is slab lock, then depot lock).
+/// </remarks>
 internal sealed unsafe class MagazineDepot
 {
     /// <summary>Guards <see cref="_full"/> and <see cref="_count"/>.</summary>
@@ -22,9 +25,6 @@ internal sealed unsafe class MagazineDepot
 
     /// <summary>Creates a depot for <paramref name="capacity"/> magazines.</summary>
     public MagazineDepot(int capacity) => _full = new nint[capacity];
-
-    /// <summary>The most full magazines the depot holds.</summary>
-    public int Capacity => _full.Length;
 
     /// <summary>Full magazines in the depot.</summary>
     public int Count

@@ -112,9 +112,6 @@ internal sealed class SlabGeometry
     /// </summary>
     public int FreePointerOffset { get; private set; }
 
-    /// <summary>Whether the free pointer lies inside the object (over bytes a free object does not need).</summary>
-    public bool FreePointerInsideObject => FreePointerOffset < ObjectSize;
-
     /// <summary>The slab order: a slab spans 2^order pages.</summary>
     public int Order { get; private set; }
 

@@ -63,9 +63,6 @@ internal sealed class RcuDomain
         get => Volatile.Read(ref _gracePeriod.Value);
     }
 
-    /// <summary>Registered reader records (living or not yet noticed dead).</summary>
-    public int RegisteredThreads => Volatile.Read(ref _records).Length;
-
     /// <summary>Adds a record; also forgets records of threads that have died.</summary>
     public void Register(RcuThreadRecord record)
     {

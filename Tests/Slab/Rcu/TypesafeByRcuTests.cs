@@ -96,6 +96,24 @@ public unsafe class TypesafeByRcuTests
     }
 
     [Test]
+    public void ManyDeferredFreesFromInsideReadSectionsAllLand()
+    {
+        using SlabCache<Vma192> cache = NewCache("kfree_rcu_many");
+        var objects = new nint[20_000];
+        cache.AllocBulk(objects);
+        foreach (nint obj in objects)
+        {
+            using (Rcu.Read())
+            {
+                cache.FreeRcu((Vma192*)obj);
+            }
+        }
+
+        Rcu.Barrier();
+        Assert.That(cache.Info.ActiveObjects, Is.Zero);
+    }
+
+    [Test]
     public void DisposeWaitsForPendingDeferredFrees()
     {
         SlabCache<Vma192> cache = NewCache("kfree_rcu_dispose");
