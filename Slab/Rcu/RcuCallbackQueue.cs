@@ -37,7 +37,7 @@ internal sealed class RcuCallbackQueue
     /// <summary>Name of the worker thread.</summary>
     private readonly string _name;
 
-    /// <summary>Guards <see cref="_pending"/>, <see cref="_queued"/>, <see cref="_workerSleeps"/>, <see cref="_expedite"/>, <see cref="_worker"/>; the worker sleeps on it.</summary>
+    /// <summary>Guards <see cref="_pending"/>, <see cref="_queued"/>, <see cref="_workerSleeps"/>, <see cref="_workerIdle"/>, <see cref="_expedite"/>, <see cref="_worker"/>; the worker sleeps on it.</summary>
     private readonly object _queueLock = new();
 
     /// <summary>Guards <see cref="_completed"/> and <see cref="_failures"/>; <see cref="Barrier"/> callers sleep on it.</summary>
@@ -58,8 +58,14 @@ internal sealed class RcuCallbackQueue
     /// <summary>Exceptions thrown by callbacks since the last <see cref="Barrier"/>.</summary>
     private readonly List<Exception> _failures = new();
 
-    /// <summary>Whether the worker waits on <see cref="_queueLock"/> for work.</summary>
+    /// <summary>Whether the worker waits on <see cref="_queueLock"/>, for work or while a batch lingers.</summary>
     private bool _workerSleeps;
+
+    /// <summary>
+    /// Whether the worker waits because the queue is empty. Only then does <see cref="Enqueue"/> wake it: waking it
+    /// while a batch lingers would end the batch after one callback and pay a grace period for each.
+    /// </summary>
+    private bool _workerIdle;
 
     /// <summary>Whether a <see cref="Barrier"/> waits, so the worker must not linger.</summary>
     private bool _expedite;
@@ -88,7 +94,7 @@ internal sealed class RcuCallbackQueue
             {
                 StartWorker();
             }
-            else if (_workerSleeps)
+            else if (_workerIdle)
             {
                 Monitor.Pulse(_queueLock);
             }
@@ -168,7 +174,9 @@ internal sealed class RcuCallbackQueue
         {
             while (_pending.Count == 0)
             {
+                _workerIdle = true;
                 Sleep(Timeout.Infinite);
+                _workerIdle = false;
             }
 
             if (!_expedite)
