@@ -84,31 +84,12 @@ public sealed unsafe partial class AddressSpace
             return Errno.ENOMEM;
         }
 
-        VmArea* prev = start > vma->VmStart ? vma : Tree.FindBefore(start, 0, out _, out _);
-        ulong nstart = start;
-        ulong tmp = vma->VmStart;
-        while (vma != null)
-        {
-            if (vma->VmStart != tmp)
-            {
-                return Errno.ENOMEM;
-            }
-
-            VmFlags newFlags = (vma->VmFlags & ~VmFlagBits.LockedMask) | lockFlags;
-            tmp = vma->VmEnd < end ? vma->VmEnd : end;
-            Errno error = MlockFixup(vma, ref prev, nstart, tmp, newFlags);
-            if (error != Errno.None)
-            {
-                return error;
-            }
-
-            tmp = prev->VmEnd;
-            nstart = tmp;
-            vma = tmp < end ? Tree.FindAtOrAfter(tmp, end, out _, out _) : null;
-        }
-
-        return tmp < end ? Errno.ENOMEM : Errno.None;
+        return FixupRange(vma, start, end, &LockOne, lockFlags);
     }
+
+    /// <summary>One step of the mlock walk: the VMA's flags with its VM_LOCKED bits replaced.</summary>
+    private static Errno LockOne(AddressSpace mm, VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags lockFlags) =>
+        mm.MlockFixup(vma, ref prev, start, end, (vma->VmFlags & ~VmFlagBits.LockedMask) | lockFlags);
 
     /// <summary>
     /// <c>mlock_fixup</c>: gives [start, end) the new lock flags; VM_SPECIAL (and hugetlb) VMAs are left alone. On

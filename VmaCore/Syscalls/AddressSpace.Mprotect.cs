@@ -84,38 +84,21 @@ public sealed unsafe partial class AddressSpace
             return grows == Prot.GrowsUp ? Errno.EINVAL : Errno.ENOMEM;
         }
 
-        VmArea* prev = start > vma->VmStart ? vma : Tree.FindBefore(start, 0, out _, out _);
-        VmFlags newAccess = VmFlagBits.FromProt(prot);
-        ulong nstart = start;
-        ulong tmp = vma->VmStart;
-        while (vma != null)
+        return FixupRange(vma, start, end, &ProtectOne, VmFlagBits.FromProt(prot));
+    }
+
+    /// <summary>One step of the mprotect walk: the VMA's new access bits, refused if VM_MAY* does not allow them.</summary>
+    private static Errno ProtectOne(AddressSpace mm, VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags newAccess)
+    {
+        VmFlags newFlags = newAccess | (vma->VmFlags & ~VmFlagBits.Access);
+
+        // The VM_MAY* bits sit four places above the bits they allow.
+        if ((((ulong)newFlags & ~((ulong)newFlags >> 4)) & (ulong)VmFlagBits.Access) != 0)
         {
-            if (vma->VmStart != tmp)
-            {
-                return Errno.ENOMEM;
-            }
-
-            VmFlags newFlags = newAccess | (vma->VmFlags & ~VmFlagBits.Access);
-
-            // The VM_MAY* bits sit four places above the bits they allow.
-            if ((((ulong)newFlags & ~((ulong)newFlags >> 4)) & (ulong)VmFlagBits.Access) != 0)
-            {
-                return Errno.EACCES;
-            }
-
-            tmp = vma->VmEnd < end ? vma->VmEnd : end;
-            Errno error = MprotectFixup(vma, ref prev, nstart, tmp, newFlags);
-            if (error != Errno.None)
-            {
-                return error;
-            }
-
-            tmp = prev->VmEnd;
-            nstart = tmp;
-            vma = tmp < end ? Tree.FindAtOrAfter(tmp, end, out _, out _) : null;
+            return Errno.EACCES;
         }
 
-        return tmp < end ? Errno.ENOMEM : Errno.None;
+        return mm.MprotectFixup(vma, ref prev, start, end, newFlags);
     }
 
     /// <summary>
