@@ -27,6 +27,9 @@ internal unsafe struct VmaIterator
     private ulong _end;
     private Status _status;
 
+    /// <summary>The leaf of the last lookup, where the next one starts if it is still current.</summary>
+    private LeafHint _hint;
+
     /// <summary><c>VMA_ITERATOR(name, mm, addr)</c>: an iterator of <paramref name="mm"/> at <paramref name="address"/>.</summary>
     public VmaIterator(AddressSpace mm, ulong address)
     {
@@ -100,7 +103,7 @@ internal unsafe struct VmaIterator
     public VmArea* Find(ulong max)
     {
         ulong from = _status is Status.Active or Status.Overflow ? _end : _index;
-        VmArea* vma = Tree.FindAtOrAfter(from, max, out ulong start, out ulong end);
+        VmArea* vma = Tree.FindAtOrAfter(from, max, ref _hint, out ulong start, out ulong end);
         if (vma == null)
         {
             _index = _end = from;
@@ -144,7 +147,7 @@ internal unsafe struct VmaIterator
 
         ulong prevStart = 0;
         ulong prevEnd = 0;
-        VmArea* prev = below == 0 ? null : Tree.FindBefore(below, 0, out prevStart, out prevEnd);
+        VmArea* prev = below == 0 ? null : Tree.FindBefore(below, 0, ref _hint, out prevStart, out prevEnd);
         if (prev == null)
         {
             // Like the maple state, stop on the first range (the gap from 0), from which a find starts again.
@@ -232,7 +235,11 @@ internal unsafe struct VmaIterator
     }
 
     /// <summary><c>vma_iter_clear</c>: erases the configured range, after <see cref="Prealloc"/>.</summary>
-    public readonly void Clear() => Tree.Store(_index, _end, null);
+    public void Clear()
+    {
+        Tree.Store(_index, _end, null);
+        _hint = Tree.StoreHint;
+    }
 
     /// <summary><c>vma_iter_clear_gfp</c>: erases [<paramref name="start"/>, <paramref name="end"/>), allocating as needed; ENOMEM changes nothing.</summary>
     public Errno ClearGfp(ulong start, ulong end)
@@ -267,6 +274,7 @@ internal unsafe struct VmaIterator
     {
         Debug.Assert(vma->VmStart < vma->VmEnd, "storing a VMA with an empty range");
         Tree.Store(vma->VmStart, vma->VmEnd, vma);
+        _hint = Tree.StoreHint;
         SetActive(vma->VmStart, vma->VmEnd);
     }
 
@@ -286,9 +294,9 @@ internal unsafe struct VmaIterator
     }
 
     /// <summary>The range containing <paramref name="address"/>: its VMA, or null and the bounds of the gap.</summary>
-    private readonly VmArea* RangeAt(ulong address, out ulong start, out ulong end)
+    private VmArea* RangeAt(ulong address, out ulong start, out ulong end)
     {
-        VmArea* vma = Tree.FindAtOrAfter(address, Top, out ulong vmaStart, out ulong vmaEnd);
+        VmArea* vma = Tree.FindAtOrAfter(address, Top, ref _hint, out ulong vmaStart, out ulong vmaEnd);
         if (vma != null && vmaStart <= address)
         {
             start = vmaStart;
@@ -297,7 +305,7 @@ internal unsafe struct VmaIterator
         }
 
         end = vma != null ? vmaStart : Top;
-        start = Tree.FindBefore(address, 0, out _, out ulong prevEnd) != null ? prevEnd : 0;
+        start = Tree.FindBefore(address, 0, ref _hint, out _, out ulong prevEnd) != null ? prevEnd : 0;
         return null;
     }
 }

@@ -32,6 +32,12 @@ internal sealed unsafe partial class VmaTree
     /// <summary>Non-null entries added minus removed by the current store.</summary>
     private int _countDelta;
 
+    /// <summary>The leaf holding the start of the last store's range, when the store knows it cheaply; else no hint.</summary>
+    private LeafHint _storeHint;
+
+    /// <summary>The leaf holding the start of the last store's range (see <see cref="LeafHint"/>), or no hint.</summary>
+    public LeafHint StoreHint => _storeHint;
+
     /// <summary>
     /// Stores <paramref name="vma"/> (null erases) over [start, end), clipping overlapped ranges
     /// (<c>mas_store_prealloc</c>). Cannot fail: it uses only the nodes a prior <see cref="Preallocate"/> reserved
@@ -47,44 +53,100 @@ internal sealed unsafe partial class VmaTree
         }
 
         ulong last = end - 1;
-        if (vma == null)
+        _storeHint = default;
+        if (_root == 0)
         {
-            if (_root == 0)
+            if (vma != null)
             {
-                return;
+                RebuildLevels(start, last, vma);
             }
 
+            return;
+        }
+
+        Descend(start, ref _left);
+        if (vma == null)
+        {
             ExtendNullRange(ref start, ref last);
         }
 
-        if (_root != 0)
+        if (TryStoreSlot(start, last, vma) || TryStoreNode(start, last, vma))
         {
-            Descend(start, ref _left);
-            if (TryStoreSlot(start, last, vma))
-            {
-                return;
-            }
-
-            Descend(last, ref _right);
+            return;
         }
 
+        DescendRight(last);
         RebuildLevels(start, last, vma);
     }
 
     /// <summary>
     /// Widens an erase over the free ranges next to it (<c>mas_extend_spanning_null</c>), so that the new free
-    /// range absorbs them and no two free ranges end up side by side.
+    /// range absorbs them and no two free ranges end up side by side. The left walk is at <paramref name="start"/>
+    /// and is moved to the widened start.
     /// </summary>
     private void ExtendNullRange(ref ulong start, ref ulong last)
     {
-        if (start > 0 && FindRange(start - 1, out ulong first, out _) == null)
+        if (start > 0 && RangeNearLeft(start - 1, out ulong first, out _) == null)
         {
             start = first;
+            ref PathLevel leaf = ref _left[0];
+            if (start >= leaf.Min)
+            {
+                leaf.Offset = VmaTreeNode.LeafOffset(leaf.Node, start);
+            }
+            else
+            {
+                Descend(start, ref _left);
+            }
         }
 
-        if (last < ulong.MaxValue && FindRange(last + 1, out _, out ulong rangeLast) == null)
+        if (last < ulong.MaxValue && RangeNearLeft(last + 1, out _, out ulong rangeLast) == null)
         {
             last = rangeLast;
+        }
+    }
+
+    /// <summary>
+    /// The entry covering <paramref name="index"/> and its range, read from the left walk's leaf when that covers
+    /// it (no walk from the root), else looked up.
+    /// </summary>
+    private VmArea* RangeNearLeft(ulong index, out ulong first, out ulong last)
+    {
+        ref PathLevel leaf = ref _left[0];
+        if (index < leaf.Min || index > leaf.Max)
+        {
+            return FindRange(index, out first, out last);
+        }
+
+        int i = VmaTreeNode.LeafOffset(leaf.Node, index);
+        first = VmaTreeNode.SlotMin(leaf.Node, i, leaf.Min);
+        last = VmaTreeNode.SlotMax(leaf.Node, i, leaf.Max);
+        return (VmArea*)leaf.Node->LeafSlot[i];
+    }
+
+    /// <summary>
+    /// The walk to the store's last index: the left walk with another leaf slot when the leaf covers
+    /// <paramref name="last"/> too, else a walk from the root.
+    /// </summary>
+    private void DescendRight(ulong last)
+    {
+        ref PathLevel leaf = ref _left[0];
+        if (last > leaf.Max)
+        {
+            Descend(last, ref _right);
+            return;
+        }
+
+        CopyPath(ref _left, ref _right);
+        _right[0].Offset = VmaTreeNode.LeafOffset(leaf.Node, last);
+    }
+
+    /// <summary>Copies the levels of the tree's height from one walk to another (not the whole buffer).</summary>
+    private void CopyPath(ref TreePath from, ref TreePath to)
+    {
+        for (int level = 0; level < _height; level++)
+        {
+            to[level] = from[level];
         }
     }
 
@@ -131,7 +193,122 @@ internal sealed unsafe partial class VmaTree
             PropagateGap(0);
         }
 
+        _storeHint = new LeafHint(leaf.Node, leaf.Min, leaf.Max, _version);
         return true;
+    }
+
+    /// <summary>
+    /// The store inside one leaf (<c>mas_wr_node_store</c>): when [start, last] lies in the left walk's leaf, which
+    /// is not the root, and the leaf keeps between <see cref="VmaTreeNode.LeafMinSlots"/> and
+    /// <see cref="VmaTreeNode.LeafSlots"/> slots, a copy of the leaf with the range replaced is written into a new
+    /// node and published in the unchanged parent with one release store; the old leaf is retired. This is the
+    /// general store's result for that case (no rebalance, one output node), built without the big node.
+    /// <code>
+    ///   old leaf:  s0 s1 [s2 s3 s4] s5        [ ]: slots [start, last] overlaps
+    ///   new leaf:  s0 s1 s2' new s4' s5       s2', s4': the parts of s2 and s4 outside the range, if any
+    /// </code>
+    /// </summary>
+    private bool TryStoreNode(ulong start, ulong last, VmArea* vma)
+    {
+        ref PathLevel leaf = ref _left[0];
+        VmaTreeNode* old = leaf.Node;
+        if (_height < 2 || last > leaf.Max)
+        {
+            return false;
+        }
+
+        int first = leaf.Offset;
+        int end = VmaTreeNode.LeafOffset(old, last);
+        bool keepLeft = VmaTreeNode.SlotMin(old, first, leaf.Min) < start;
+        ulong endMax = VmaTreeNode.SlotMax(old, end, leaf.Max);
+        bool keepRight = endMax > last;
+        int size = first + (keepLeft ? 1 : 0) + 1 + (keepRight ? 1 : 0) + (old->End - end);
+        if (size < VmaTreeNode.LeafMinSlots || size > VmaTreeNode.LeafSlots)
+        {
+            return false;
+        }
+
+        VmaTreeNode* node = TakeNode();
+        node->IsLeaf = true;
+        node->End = (byte)(size - 1);
+        int n = 0;
+        for (int i = 0; i < first; i++)
+        {
+            SetLeafSlot(node, n++, old->Pivot[i], old->LeafSlot[i]);
+        }
+
+        int delta = vma != null ? 1 : 0;
+        if (keepLeft)
+        {
+            SetLeafSlot(node, n++, start - 1, old->LeafSlot[first]);
+            delta += old->LeafSlot[first] != 0 ? 1 : 0;
+        }
+
+        SetLeafSlot(node, n++, last, (ulong)vma);
+        if (keepRight)
+        {
+            SetLeafSlot(node, n++, endMax, old->LeafSlot[end]);
+            delta += old->LeafSlot[end] != 0 ? 1 : 0;
+        }
+
+        for (int i = end + 1; i <= old->End; i++)
+        {
+            SetLeafSlot(node, n++, VmaTreeNode.SlotMax(old, i, leaf.Max), old->LeafSlot[i]);
+        }
+
+        for (int i = first; i <= end; i++)
+        {
+            delta -= old->LeafSlot[i] != 0 ? 1 : 0;
+        }
+
+        Debug.Assert(n == size, "node store: wrote another slot count than computed");
+        for (; n < VmaTreeNode.LeafSlots; n++)
+        {
+            SetLeafSlot(node, n, ulong.MaxValue, 0);
+        }
+
+        // The last used slot ends at the leaf's max, which its pivot does not record.
+        if (size - 1 < VmaTreeNode.LeafSlots - 1)
+        {
+            node->Pivot[size - 1] = ulong.MaxValue;
+        }
+
+        _version++;
+        leaf.Node = node;
+        Debug.Assert(!HasAdjacentFree(node), "a node store left two free ranges side by side");
+        ref PathLevel parent = ref _left[1];
+        parent.Node->Gap[parent.Offset] = NodeGap(leaf);
+        Volatile.Write(ref parent.Node->Child[parent.Offset], (ulong)VmaTreeNode.ToTagged(node));
+        PropagateGap(1);
+        _count += delta;
+        s_nodeCache.FreeRcu(old);
+        _storeHint = new LeafHint(node, leaf.Min, leaf.Max, _version);
+        return true;
+    }
+
+    /// <summary>Writes slot <paramref name="i"/> of an unpublished leaf; the last slot has no pivot.</summary>
+    private static void SetLeafSlot(VmaTreeNode* leaf, int i, ulong pivot, ulong entry)
+    {
+        if (i < VmaTreeNode.LeafSlots - 1)
+        {
+            leaf->Pivot[i] = pivot;
+        }
+
+        leaf->LeafSlot[i] = entry;
+    }
+
+    /// <summary>Whether two neighbouring used slots of a leaf are both free.</summary>
+    private static bool HasAdjacentFree(VmaTreeNode* leaf)
+    {
+        for (int i = 1; i <= leaf->End; i++)
+        {
+            if (leaf->LeafSlot[i] == 0 && leaf->LeafSlot[i - 1] == 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -150,14 +327,19 @@ internal sealed unsafe partial class VmaTree
     {
         int top = Math.Max(_height - 1, 0);
         bool wasEmpty = _root == 0;
-        _originalLeft = _left;
-        _originalRight = _right;
+        _version++;
+        CopyPath(ref _left, ref _originalLeft);
+        CopyPath(ref _right, ref _originalRight);
         _countDelta = 0;
         FillLeafLevel(start, last, vma);
         for (int level = 0; ; level++)
         {
             bool pulled = level < top && Rebalance(level);
             SplitBigNode(level == 0);
+            if (level == 0)
+            {
+                RememberStoreLeaf(start);
+            }
             if (level == top)
             {
                 PublishRoot(level);
@@ -181,6 +363,26 @@ internal sealed unsafe partial class VmaTree
 
         _count += _countDelta;
         FlushRetired();
+        if (_root == 0)
+        {
+            _storeHint = default;
+        }
+    }
+
+    /// <summary>Sets <see cref="_storeHint"/> to the new leaf, among the leaf level's output, that holds <paramref name="start"/>.</summary>
+    private void RememberStoreLeaf(ulong start)
+    {
+        ulong min = _big.Min;
+        for (int p = 0; p < _outputCount; p++)
+        {
+            if (start <= _output[p].Last)
+            {
+                _storeHint = new LeafHint(VmaTreeNode.FromTagged(_output[p].Slot), min, _output[p].Last, _version);
+                return;
+            }
+
+            min = _output[p].Last + 1;
+        }
     }
 
     /// <summary>

@@ -17,8 +17,8 @@ namespace VmaCore.Tree;
 /// <para>
 /// Concurrency protocol (the maple tree's RCU mode). One writer at a time (the caller holds mmap_lock for write)
 /// runs <see cref="Preallocate"/>, <see cref="Store"/>, <see cref="FindEmptyArea"/> and
-/// <see cref="FindEmptyAreaRev"/>. Readers run <see cref="Load"/>, <see cref="FindAtOrAfter"/> and
-/// <see cref="FindBefore"/> with no lock, inside an RCU read-side section. The writer never changes a pivot or the
+/// <see cref="FindEmptyAreaRev"/>. Readers run <see cref="Load"/>, <see cref="FindAtOrAfter(ulong, ulong, out ulong, out ulong)"/> and
+/// <see cref="FindBefore(ulong, ulong, out ulong, out ulong)"/> with no lock, inside an RCU read-side section. The writer never changes a pivot or the
 /// layout of a node a reader can reach: it builds new nodes for the part of the tree that changes and publishes
 /// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
 /// the same. The only in-place writes are single-pointer stores of an entry over exactly one existing slot, and
@@ -55,6 +55,12 @@ internal sealed unsafe partial class VmaTree : IDisposable
 
     /// <summary>The number of non-null ranges. Written by the writer; readable by anyone.</summary>
     private int _count;
+
+    /// <summary>
+    /// Bumped by every store that replaces nodes, and by <see cref="Dispose"/>, before the old nodes are retired
+    /// (see <see cref="LeafHint"/>). Written by the writer; read by mmap_lock holders, under which it is stable.
+    /// </summary>
+    private ulong _version;
 
     /// <summary>The preallocated nodes, a singly linked list through their first word (unpublished nodes only).</summary>
     private VmaTreeNode* _pool;
@@ -109,8 +115,19 @@ internal sealed unsafe partial class VmaTree : IDisposable
     /// <summary>The first VMA whose range ends after <paramref name="address"/> and starts before <paramref name="limit"/>, or null (<c>mt_find</c>).</summary>
     public VmArea* FindAtOrAfter(ulong address, ulong limit, out ulong start, out ulong end)
     {
+        LeafHint hint = default;
+        return FindAtOrAfter(address, limit, ref hint, out start, out end);
+    }
+
+    /// <summary>
+    /// <see cref="FindAtOrAfter(ulong, ulong, out ulong, out ulong)"/> starting from <paramref name="hint"/>'s leaf
+    /// when it is current and covers <paramref name="address"/>; the hint is left on the last leaf visited. For
+    /// mmap_lock holders only (see <see cref="LeafHint"/>).
+    /// </summary>
+    public VmArea* FindAtOrAfter(ulong address, ulong limit, ref LeafHint hint, out ulong start, out ulong end)
+    {
         ulong index = address;
-        while (LookupLeaf(index, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
+        while (LookupLeaf(index, ref hint, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
         {
             ulong first = VmaTreeNode.SlotMin(leaf, i, min);
             for (; i <= leaf->End && first < limit; i++)
@@ -148,8 +165,19 @@ internal sealed unsafe partial class VmaTree : IDisposable
     /// <summary>The last VMA whose range starts before <paramref name="address"/> and ends after <paramref name="limit"/>, or null (<c>mt_prev</c>).</summary>
     public VmArea* FindBefore(ulong address, ulong limit, out ulong start, out ulong end)
     {
+        LeafHint hint = default;
+        return FindBefore(address, limit, ref hint, out start, out end);
+    }
+
+    /// <summary>
+    /// <see cref="FindBefore(ulong, ulong, out ulong, out ulong)"/> starting from <paramref name="hint"/>'s leaf when
+    /// it is current and covers the index below <paramref name="address"/>; the hint is left on the last leaf
+    /// visited. For mmap_lock holders only (see <see cref="LeafHint"/>).
+    /// </summary>
+    public VmArea* FindBefore(ulong address, ulong limit, ref LeafHint hint, out ulong start, out ulong end)
+    {
         ulong index = address - 1;
-        while (address != 0 && LookupLeaf(index, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
+        while (address != 0 && LookupLeaf(index, ref hint, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
         {
             ulong last = VmaTreeNode.SlotMax(leaf, i, max);
             for (; i >= 0 && last >= limit; i--)
@@ -240,6 +268,7 @@ internal sealed unsafe partial class VmaTree : IDisposable
     public void Dispose()
     {
         nint root = _root;
+        _version++;
         Volatile.Write(ref _root, 0);
         if (root != 0)
         {
@@ -283,6 +312,27 @@ internal sealed unsafe partial class VmaTree : IDisposable
         leaf = VmaTreeNode.FromTagged(tagged);
         offset = tagged == 0 ? 0 : VmaTreeNode.LeafOffset(leaf, index);
         return tagged != 0;
+    }
+
+    /// <summary>
+    /// <see cref="LookupLeaf(ulong, out VmaTreeNode*, out int, out ulong, out ulong)"/> that takes
+    /// <paramref name="hint"/>'s leaf instead of walking when it is current and covers <paramref name="index"/>, and
+    /// otherwise walks and leaves the hint on the leaf found.
+    /// </summary>
+    private bool LookupLeaf(ulong index, ref LeafHint hint, out VmaTreeNode* leaf, out int offset, out ulong min, out ulong max)
+    {
+        if (hint.Covers(index, _version))
+        {
+            leaf = hint.Leaf;
+            min = hint.Min;
+            max = hint.Max;
+            offset = VmaTreeNode.LeafOffset(leaf, index);
+            return true;
+        }
+
+        bool found = LookupLeaf(index, out leaf, out offset, out min, out max);
+        hint = found ? new LeafHint(leaf, min, max, _version) : default;
+        return found;
     }
 
     /// <summary>The entry covering <paramref name="index"/> and the bounds of its range; the whole space when empty.</summary>
