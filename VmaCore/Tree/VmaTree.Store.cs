@@ -281,7 +281,8 @@ internal sealed unsafe partial class VmaTree
         Volatile.Write(ref parent.Node->Child[parent.Offset], (ulong)VmaTreeNode.ToTagged(node));
         PropagateGap(1);
         _count += delta;
-        s_nodeCache.FreeRcu(old);
+        Recycle(old);
+        QueueRecycled();
         _storeHint = new LeafHint(node, leaf.Min, leaf.Max, _version);
         return true;
     }

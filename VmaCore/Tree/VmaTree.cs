@@ -23,7 +23,8 @@ namespace VmaCore.Tree;
 /// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
 /// the same. The only in-place writes are single-pointer stores of an entry over exactly one existing slot, and
 /// the gap values, which readers never read. A reader therefore sees, for each address, the entry before or after
-/// a store. Replaced nodes are freed after a grace period, with the slab's <c>kfree_rcu</c> (<see cref="SlabCache{T}.FreeRcu"/>).
+/// a store. Replaced nodes are reused by later stores, or freed to the slab, only after a grace period (see
+/// <see cref="Recycle"/>).
 /// </para>
 /// <para>
 /// Invariants: all leaves are at the same depth; a non-root node holds at least
@@ -228,7 +229,8 @@ internal sealed unsafe partial class VmaTree : IDisposable
         int added = 0;
         while (_poolCount < NodesNeeded)
         {
-            VmaTreeNode* node = s_nodeCache.TryAlloc();
+            VmaTreeNode* node = TakeRecycled();
+            node = node != null ? node : s_nodeCache.TryAlloc();
             if (node == null)
             {
                 for (; added > 0; added--)
@@ -252,13 +254,15 @@ internal sealed unsafe partial class VmaTree : IDisposable
         return true;
     }
 
-    /// <summary>Returns the unused preallocated nodes to the slab (<c>mas_destroy</c>).</summary>
+    /// <summary>Returns the unused preallocated nodes (<c>mas_destroy</c>) and the recycled ones to the slab.</summary>
     public void ReleasePreallocated()
     {
         while (_poolCount > 0)
         {
             s_nodeCache.Free(TakeNode());
         }
+
+        ReleaseRecycled();
     }
 
     /// <summary>
@@ -411,17 +415,15 @@ internal sealed unsafe partial class VmaTree : IDisposable
         return n;
     }
 
-    /// <summary>
-    /// Frees the retired nodes after a grace period (<c>kfree_rcu</c> on each): the slab defers them through one
-    /// callback object per cache, so a store allocates nothing here.
-    /// </summary>
+    /// <summary>Hands the retired nodes to the recycling ring, to be reused after a grace period.</summary>
     private void FlushRetired()
     {
         foreach (nint node in _retired)
         {
-            s_nodeCache.FreeRcu((VmaTreeNode*)node);
+            Recycle((VmaTreeNode*)node);
         }
 
         _retired.Clear();
+        QueueRecycled();
     }
 }
