@@ -21,8 +21,8 @@ namespace VmaCore.Tree;
 /// </remarks>
 internal sealed unsafe partial class VmaTree : IRcuCallback
 {
-    /// <summary>The most retired nodes the ring holds (2,048 nodes of 256 bytes: 512 KiB).</summary>
-    private const int RecycleCapacity = 2048;
+    /// <summary>The most retired nodes the ring holds (8,192 nodes of 256 bytes: 2 MiB, about what a store loop retires during one grace period).</summary>
+    private const int RecycleCapacity = 8192;
 
     /// <summary>The retired nodes, at their position modulo the capacity.</summary>
     private readonly nint[] _recycleRing = new nint[RecycleCapacity];

@@ -277,9 +277,14 @@ internal sealed unsafe partial class VmaTree
         leaf.Node = node;
         Debug.Assert(!HasAdjacentFree(node), "a node store left two free ranges side by side");
         ref PathLevel parent = ref _left[1];
-        parent.Node->Gap[parent.Offset] = NodeGap(leaf);
+        ulong gap = NodeGap(leaf);
+        bool gapChanged = parent.Node->Gap[parent.Offset] != gap;
+        parent.Node->Gap[parent.Offset] = gap;
         Volatile.Write(ref parent.Node->Child[parent.Offset], (ulong)VmaTreeNode.ToTagged(node));
-        PropagateGap(1);
+        if (gapChanged)
+        {
+            PropagateGap(1);
+        }
         _count += delta;
         Recycle(old);
         QueueRecycled();
@@ -686,13 +691,28 @@ internal sealed unsafe partial class VmaTree
     private static ulong NodeGap(in PathLevel level)
     {
         VmaTreeNode* node = level.Node;
+        int end = node->End;
         ulong gap = 0;
-        for (int i = 0; i <= node->End; i++)
+        if (!node->IsLeaf)
         {
-            ulong g = node->IsLeaf
-                ? node->LeafSlot[i] == 0 ? RangeSize(VmaTreeNode.SlotMin(node, i, level.Min), VmaTreeNode.SlotMax(node, i, level.Max)) : 0
-                : node->Gap[i];
-            gap = Math.Max(gap, g);
+            for (int i = 0; i <= end; i++)
+            {
+                gap = Math.Max(gap, node->Gap[i]);
+            }
+
+            return gap;
+        }
+
+        ulong first = level.Min;
+        for (int i = 0; i <= end; i++)
+        {
+            ulong last = i < end ? node->Pivot[i] : level.Max;
+            if (node->LeafSlot[i] == 0)
+            {
+                gap = Math.Max(gap, RangeSize(first, last));
+            }
+
+            first = last + 1;
         }
 
         return gap;

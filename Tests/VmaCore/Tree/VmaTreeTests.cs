@@ -292,6 +292,43 @@ public sealed unsafe class VmaTreeTests
     }
 
     [Test]
+    public void ReplacedNodesAreReusedAfterTheirGracePeriod()
+    {
+        long before = ActiveNodes();
+        for (int i = 0; i < 3000; i++)
+        {
+            Store((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page, i % 64);
+        }
+
+        // After a grace period every replaced node can be reused: a store that rewrites one leaf (a range grown over
+        // part of the gap after it) retires the old leaf into the ring, and the next preallocation takes a node from
+        // the ring instead of the slab.
+        Assert.That(_tree.Preallocate(0, Page), Is.True);
+        long active = ActiveNodes();
+        int recycling = _tree.RecyclingNodes;
+        Assert.That(recycling, Is.GreaterThan(0));
+        _tree.Store(200 * Page, (201 * Page) + 512, _vmas[7]);
+        Assert.That(_tree.RecyclingNodes, Is.EqualTo(recycling + 1));
+        Rcu.Barrier();
+        Assert.That(_tree.Preallocate(0, Page), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.RecyclingNodes, Is.EqualTo(recycling));
+            Assert.That(ActiveNodes(), Is.EqualTo(active));
+            Assert.That(Id(_tree.Load(201 * Page)), Is.EqualTo(7));
+            Assert.That(Id(_tree.Load((201 * Page) + 512)), Is.EqualTo(-1));
+        });
+
+        _tree.ReleasePreallocated();
+        Assert.Multiple(() =>
+        {
+            Assert.That(_tree.RecyclingNodes, Is.Zero);
+            Assert.That(ActiveNodes(), Is.EqualTo(before + _tree.NodeCount));
+        });
+        _tree.Validate();
+    }
+
+    [Test]
     public void DisposeFreesEveryNode()
     {
         long before = ActiveNodes();
