@@ -11,6 +11,13 @@ internal sealed unsafe partial class VmaTree
     /// <summary>The walk to the first index of the store; widened when a rebalance pulls in a node on the left.</summary>
     private TreePath _left;
 
+    /// <summary>
+    /// Whether <see cref="_left"/> is still a walk of the current tree: true after a walk, and after the stores that
+    /// keep every inner node (slot and node stores, which update the leaf level); false once a general store
+    /// rebuilds levels or the tree is disposed. While true, the next store's walk starts from it.
+    /// </summary>
+    private bool _leftValid;
+
     /// <summary>The walk to the last index of the store; widened when a rebalance pulls in a node on the right.</summary>
     private TreePath _right;
 
@@ -65,6 +72,7 @@ internal sealed unsafe partial class VmaTree
         }
 
         Descend(start, ref _left);
+        _leftValid = true;
         if (vma == null)
         {
             ExtendNullRange(ref start, ref last);
@@ -125,20 +133,13 @@ internal sealed unsafe partial class VmaTree
     }
 
     /// <summary>
-    /// The walk to the store's last index: the left walk with another leaf slot when the leaf covers
-    /// <paramref name="last"/> too, else a walk from the root.
+    /// The walk to the store's last index: a copy of the left walk, walked down again from the lowest node that
+    /// covers <paramref name="last"/> too (often just another slot of the same leaf).
     /// </summary>
     private void DescendRight(ulong last)
     {
-        ref PathLevel leaf = ref _left[0];
-        if (last > leaf.Max)
-        {
-            Descend(last, ref _right);
-            return;
-        }
-
         CopyPath(ref _left, ref _right);
-        _right[0].Offset = VmaTreeNode.LeafOffset(leaf.Node, last);
+        Descend(last, ref _right);
     }
 
     /// <summary>Copies the levels of the tree's height from one walk to another (not the whole buffer).</summary>
@@ -150,24 +151,39 @@ internal sealed unsafe partial class VmaTree
         }
     }
 
-    /// <summary>Walks from the root to the leaf covering <paramref name="index"/>, recording every level.</summary>
+    /// <summary>
+    /// Walks to the leaf covering <paramref name="index"/>, recording every level in <paramref name="path"/>. The walk
+    /// starts from the root, or, when <see cref="_leftValid"/> and <paramref name="path"/> holds the left walk (or a
+    /// copy of it), from the lowest recorded node whose range covers the index: the nodes above it stay on the way.
+    /// </summary>
     private void Descend(ulong index, ref TreePath path)
     {
-        nint tagged = _root;
-        ulong min = 0;
-        ulong max = ulong.MaxValue;
-        for (int level = _height - 1; level >= 0; level--)
+        int level = _height - 1;
+        if (_leftValid)
         {
-            VmaTreeNode* node = VmaTreeNode.FromTagged(tagged);
-            int offset = VmaTreeNode.Offset(node, index);
-            path[level] = new PathLevel(node, min, max, offset);
-            if (level > 0)
+            level = 0;
+            while (index < path[level].Min || index > path[level].Max)
             {
-                tagged = (nint)node->Child[offset];
-                ulong childMin = VmaTreeNode.SlotMin(node, offset, min);
-                max = VmaTreeNode.SlotMax(node, offset, max);
-                min = childMin;
+                level++;
             }
+        }
+        else
+        {
+            path[level] = new PathLevel(VmaTreeNode.FromTagged(_root), 0, ulong.MaxValue, 0);
+        }
+
+        for (; ; level--)
+        {
+            ref PathLevel here = ref path[level];
+            VmaTreeNode* node = here.Node;
+            here.Offset = VmaTreeNode.Offset(node, index);
+            if (level == 0)
+            {
+                return;
+            }
+
+            path[level - 1] = new PathLevel(VmaTreeNode.FromTagged((nint)node->Child[here.Offset]),
+                VmaTreeNode.SlotMin(node, here.Offset, here.Min), VmaTreeNode.SlotMax(node, here.Offset, here.Max), 0);
         }
     }
 
@@ -334,6 +350,7 @@ internal sealed unsafe partial class VmaTree
         int top = Math.Max(_height - 1, 0);
         bool wasEmpty = _root == 0;
         _version++;
+        _leftValid = false;
         CopyPath(ref _left, ref _originalLeft);
         CopyPath(ref _right, ref _originalRight);
         _countDelta = 0;

@@ -273,6 +273,7 @@ internal sealed unsafe partial class VmaTree : IDisposable
     {
         nint root = _root;
         _version++;
+        _leftValid = false;
         Volatile.Write(ref _root, 0);
         if (root != 0)
         {
