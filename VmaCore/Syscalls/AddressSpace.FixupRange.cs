@@ -1,3 +1,5 @@
+using VmaCore.Tree;
+
 namespace VmaCore;
 
 /// <summary>
@@ -16,7 +18,9 @@ public sealed unsafe partial class AddressSpace
     private Errno FixupRange(VmArea* vma, ulong start, ulong end,
         delegate*<AddressSpace, VmArea*, ref VmArea*, ulong, ulong, VmFlags, Errno> fixup, VmFlags argument)
     {
-        VmArea* prev = start > vma->VmStart ? vma : Tree.FindBefore(start, 0, out _, out _);
+        // Lookups start from the leaf of the last store (mmap_lock is held for write), which is usually right there.
+        LeafHint hint = Tree.StoreHint;
+        VmArea* prev = start > vma->VmStart ? vma : Tree.FindBefore(start, 0, ref hint, out _, out _);
         ulong pieceStart = start;
         ulong reached = vma->VmStart;
         while (vma != null)
@@ -34,7 +38,8 @@ public sealed unsafe partial class AddressSpace
 
             reached = prev->VmEnd;
             pieceStart = reached;
-            vma = reached < end ? Tree.FindAtOrAfter(reached, end, out _, out _) : null;
+            hint = Tree.StoreHint;
+            vma = reached < end ? Tree.FindAtOrAfter(reached, end, ref hint, out _, out _) : null;
         }
 
         return reached < end ? Errno.ENOMEM : Errno.None;

@@ -64,7 +64,8 @@ public sealed unsafe partial class AddressSpace
     /// <summary>The VMA walk of <c>do_mprotect_pkey</c>, under mmap_lock for write.</summary>
     private Errno DoMprotect(ulong start, ulong end, Prot prot, Prot grows)
     {
-        VmArea* vma = Tree.FindAtOrAfter(start, end, out _, out _);
+        var vmi = new VmaIterator(this, start);
+        VmArea* vma = vmi.Find(end);
         if (vma == null)
         {
             return Errno.ENOMEM;

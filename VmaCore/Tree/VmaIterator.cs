@@ -30,13 +30,18 @@ internal unsafe struct VmaIterator
     /// <summary>The leaf of the last lookup, where the next one starts if it is still current.</summary>
     private LeafHint _hint;
 
-    /// <summary><c>VMA_ITERATOR(name, mm, addr)</c>: an iterator of <paramref name="mm"/> at <paramref name="address"/>.</summary>
+    /// <summary>
+    /// <c>VMA_ITERATOR(name, mm, addr)</c>: an iterator of <paramref name="mm"/> at <paramref name="address"/>. Its
+    /// first lookup starts from the leaf of the tree's last store when that is still current and covers the address
+    /// (mmap_lock is held, so no store runs while the hint is read).
+    /// </summary>
     public VmaIterator(AddressSpace mm, ulong address)
     {
         _mm = mm;
         _index = address;
         _end = address;
         _status = Status.Start;
+        _hint = mm.Tree.StoreHint;
     }
 
     private enum Status
