@@ -15,17 +15,23 @@ namespace VmaCore.Tree;
 /// release store: every node below it can no longer be seen by a reader. Callbacks run in the order queued, so
 /// <see cref="_recycleSafe"/> only grows. The writer takes nodes from <see cref="_recycleTail"/> up to the safe
 /// position (acquire load); only the writer touches the ring's entries and the head and tail. When the ring is
-/// full a node is freed to the slab with <c>kfree_rcu</c> instead. The ring holds at most
-/// <see cref="RecycleCapacity"/> nodes; <see cref="ReleasePreallocated"/> and <see cref="Dispose"/> give them back
+/// full it doubles, up to <see cref="RecycleMaxCapacity"/> nodes; beyond that a node is freed to the slab with
+/// <c>kfree_rcu</c> instead. <see cref="ReleasePreallocated"/> and <see cref="Dispose"/> give the ring's nodes back
 /// to the slab (after their grace period).
 /// </remarks>
 internal sealed unsafe partial class VmaTree : IRcuCallback
 {
-    /// <summary>The most retired nodes the ring holds (8,192 nodes of 256 bytes: 2 MiB, about what a store loop retires during one grace period).</summary>
-    private const int RecycleCapacity = 8192;
+    /// <summary>The ring's first capacity (256 KiB of nodes at most).</summary>
+    private const int RecycleInitialCapacity = 1024;
 
-    /// <summary>The retired nodes, at their position modulo the capacity.</summary>
-    private readonly nint[] _recycleRing = new nint[RecycleCapacity];
+    /// <summary>
+    /// The most retired nodes the ring holds (4 MiB of nodes): it doubles up to this when stores retire more nodes
+    /// during one grace period than it holds, as a loop of stores on a large tree does.
+    /// </summary>
+    private const int RecycleMaxCapacity = 16384;
+
+    /// <summary>The retired nodes, at their position modulo the ring's length (a power of two).</summary>
+    private nint[] _recycleRing = new nint[RecycleInitialCapacity];
 
     /// <summary>How many nodes were ever put in the ring (writer only).</summary>
     private ulong _recycleHead;
@@ -48,14 +54,38 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     /// <summary>Puts a node the current store unpublished into the ring (or frees it after a grace period if the ring is full).</summary>
     private void Recycle(VmaTreeNode* node)
     {
-        if (_recycleHead - _recycleTail == RecycleCapacity)
+        if (_recycleHead - _recycleTail == (ulong)_recycleRing.Length)
         {
             s_nodeCache.FreeRcu(node);
             return;
         }
 
-        _recycleRing[(int)(_recycleHead++ % RecycleCapacity)] = (nint)node;
+        _recycleRing[RingIndex(_recycleHead++)] = (nint)node;
     }
+
+    /// <summary>
+    /// Before a store (from <see cref="Preallocate"/>, so that a store never allocates): doubles the ring, keeping
+    /// every node at its position, when it has no room for the <paramref name="nodes"/> the store may retire, unless
+    /// it is at <see cref="RecycleMaxCapacity"/>.
+    /// </summary>
+    private void MakeRecycleRoom(int nodes)
+    {
+        if ((ulong)_recycleRing.Length - (_recycleHead - _recycleTail) >= (ulong)nodes || _recycleRing.Length == RecycleMaxCapacity)
+        {
+            return;
+        }
+
+        var ring = new nint[_recycleRing.Length * 2];
+        for (ulong position = _recycleTail; position < _recycleHead; position++)
+        {
+            ring[(int)(position % (ulong)ring.Length)] = _recycleRing[RingIndex(position)];
+        }
+
+        _recycleRing = ring;
+    }
+
+    /// <summary>The ring slot of a position.</summary>
+    private int RingIndex(ulong position) => (int)(position % (ulong)_recycleRing.Length);
 
     /// <summary>Ends a store's retirements: one RCU callback marks the nodes recycled since the last one.</summary>
     private void QueueRecycled()
@@ -75,7 +105,7 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
             return null;
         }
 
-        return (VmaTreeNode*)_recycleRing[(int)(_recycleTail++ % RecycleCapacity)];
+        return (VmaTreeNode*)_recycleRing[RingIndex(_recycleTail++)];
     }
 
     /// <summary>Returns every node of the ring to the slab: at once when past its grace period, else after one.</summary>
@@ -84,7 +114,7 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
         ulong safe = Volatile.Read(ref _recycleSafe);
         for (; _recycleTail < _recycleHead; _recycleTail++)
         {
-            var node = (VmaTreeNode*)_recycleRing[(int)(_recycleTail % RecycleCapacity)];
+            var node = (VmaTreeNode*)_recycleRing[RingIndex(_recycleTail)];
             if (_recycleTail < safe)
             {
                 s_nodeCache.Free(node);

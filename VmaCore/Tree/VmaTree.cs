@@ -245,6 +245,8 @@ internal sealed unsafe partial class VmaTree : IDisposable
             added++;
         }
 
+        MakeRecycleRoom(NodesNeeded);
+
         // Nodes left over from earlier stores of a taller tree go back to the slab.
         while (_poolCount > NodesNeeded)
         {
