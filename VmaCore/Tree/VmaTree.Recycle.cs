@@ -14,9 +14,9 @@ namespace VmaCore.Tree;
 /// that began after the store unpublished those nodes, and publishes the head as <see cref="_recycleSafe"/> with a
 /// release store: every node below it can no longer be seen by a reader. Callbacks run in the order queued, so
 /// <see cref="_recycleSafe"/> only grows. The writer takes nodes from <see cref="_recycleTail"/> up to the safe
-/// position (acquire load); only the writer touches the ring's entries and the head and tail. When the ring is
-/// full it doubles, up to <see cref="RecycleMaxCapacity"/> nodes; beyond that a node is freed to the slab with
-/// <c>kfree_rcu</c> instead. <see cref="ReleasePreallocated"/> and <see cref="Dispose"/> give the ring's nodes back
+/// position (acquire load); only the writer touches the ring's entries and the head and tail. When the ring lacks
+/// room for a store's worst case, <see cref="Preallocate"/> doubles it, up to <see cref="RecycleMaxCapacity"/>
+/// nodes; a node retired into a full ring is freed to the slab with <c>kfree_rcu</c> instead. <see cref="ReleasePreallocated"/> and <see cref="Dispose"/> give the ring's nodes back
 /// to the slab (after their grace period).
 /// </remarks>
 internal sealed unsafe partial class VmaTree : IRcuCallback

@@ -17,8 +17,10 @@ namespace VmaCore.Tree;
 /// <para>
 /// Concurrency protocol (the maple tree's RCU mode). One writer at a time (the caller holds mmap_lock for write)
 /// runs <see cref="Preallocate"/>, <see cref="Store"/>, <see cref="FindEmptyArea"/> and
-/// <see cref="FindEmptyAreaRev"/>. Readers run <see cref="Load"/>, <see cref="FindAtOrAfter(ulong, ulong, out ulong, out ulong)"/> and
-/// <see cref="FindBefore(ulong, ulong, out ulong, out ulong)"/> with no lock, inside an RCU read-side section. The writer never changes a pivot or the
+/// <see cref="FindEmptyAreaRev"/>. Readers run <see cref="Load"/>,
+/// <see cref="FindAtOrAfter(ulong, ulong, out ulong, out ulong)"/> and
+/// <see cref="FindBefore(ulong, ulong, out ulong, out ulong)"/> with no lock, inside an RCU read-side section (the
+/// overloads with a <see cref="LeafHint"/> only under mmap_lock). The writer never changes a pivot or the
 /// layout of a node a reader can reach: it builds new nodes for the part of the tree that changes and publishes
 /// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
 /// the same. The only in-place writes are single-pointer stores of an entry over exactly one existing slot, and
