@@ -51,4 +51,29 @@ public unsafe class VmaIteratorTests
         Assert.That(vmi.Next() == a);
         Assert.That(t.CleanupMm(), Is.EqualTo(2));
     }
+
+    [Test]
+    public void LookupsAfterAStoreSeeTheNewLeaf([Values(2, 200)] int vmas)
+    {
+        // Enough VMAs for a root leaf, or for leaves under an inner node (where a store inside one leaf replaces it).
+        using var t = new VmaTestMm();
+        for (int i = 0; i < vmas; i++)
+        {
+            t.AllocAndLinkVma(0x10000 + ((ulong)i * 0x4000), 0x11000 + ((ulong)i * 0x4000), (ulong)i);
+        }
+
+        ulong here = 0x10000 + ((ulong)(vmas / 2) * 0x4000);
+        var vmi = new VmaIterator(t.Mm, here);
+        VmArea* vma = vmi.Load();
+        Assert.That(vma != null && vma->VmStart == here);
+
+        // A store through another iterator replaces the leaf this one looked at last; its next lookups must find
+        // the new VMA, not walk the old leaf.
+        VmArea* added = t.AllocAndLinkVma(here + 0x2000, here + 0x3000, 0);
+        Assert.That(vmi.Next() == added);
+        Assert.That(vmi.Prev() == vma);
+        Assert.That(vmi.NextRange() == null);
+        Assert.That((vmi.Address, vmi.End), Is.EqualTo((here + 0x1000, here + 0x2000)));
+        Assert.That(t.CleanupMm(), Is.EqualTo(vmas + 1));
+    }
 }
