@@ -1,6 +1,5 @@
 using System;
 using System.Diagnostics;
-using System.Threading;
 using Native;
 
 namespace Slab;
@@ -160,7 +159,7 @@ internal sealed unsafe partial class KmemCache
     /// <summary>
     /// Discards empty slabs from the cold end of the list: all beyond <see cref="SlabGeometry.MaxEmptySlabs"/>, and
     /// those beyond <see cref="SlabGeometry.MinEmptySlabs"/> that have been empty for
-    /// <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>. Arms the decay timer while a surplus remains.
+    /// <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>. Arms the reap timer while a surplus remains.
     /// </summary>
     private void TrimEmptySlabsLocked(long now)
     {
@@ -172,24 +171,9 @@ internal sealed unsafe partial class KmemCache
             DiscardSlabLocked(cold);
         }
 
-        if (_empty.Count > _geometry.MinEmptySlabs && !_decayArmed)
+        if (_empty.Count > _geometry.MinEmptySlabs)
         {
-            _decayArmed = true;
-            _decayTimer ??= new Timer(static state => ((KmemCache)state!).DecayEmptySlabs(), this, Timeout.Infinite, Timeout.Infinite);
-            _decayTimer.Change(SlabGeometry.EmptySlabDecayMilliseconds, Timeout.Infinite);
-        }
-    }
-
-    /// <summary>The decay timer: returns the surplus empty slabs that have waited long enough.</summary>
-    private void DecayEmptySlabs()
-    {
-        lock (_slabLock)
-        {
-            _decayArmed = false;
-            if (!_disposed)
-            {
-                TrimEmptySlabsLocked(Environment.TickCount64);
-            }
+            ArmReapTimer();
         }
     }
 
