@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Threading;
 using Native;
 
 namespace Slab;
@@ -243,7 +244,7 @@ internal sealed unsafe partial class KmemCache
 
         try
         {
-            arena.Commit(index);
+            CommitSlab(arena, index);
         }
         catch (OsPagesException)
         {
@@ -273,6 +274,35 @@ internal sealed unsafe partial class KmemCache
         }
 
         return slab;
+    }
+
+    /// <summary>Commits the slab's pages; throws <see cref="OsPagesException"/> when the OS (or <see cref="FailNextOsRequests"/>) refuses.</summary>
+    private void CommitSlab(SlabArena arena, int index)
+    {
+        if (TakeInjectedOsFailure())
+        {
+            throw new OsPagesException("mprotect", (ulong)_geometry.SlabBytes, "ENOMEM (injected by FailNextOsRequests)");
+        }
+
+        arena.Commit(index);
+    }
+
+    /// <summary>Consumes one injected failure of <see cref="FailNextOsRequests"/>; false when none is pending.</summary>
+    private bool TakeInjectedOsFailure()
+    {
+        int pending = Volatile.Read(ref _failNextOsRequests);
+        while (pending > 0)
+        {
+            int seen = Interlocked.CompareExchange(ref _failNextOsRequests, pending - 1, pending);
+            if (seen == pending)
+            {
+                return true;
+            }
+
+            pending = seen;
+        }
+
+        return false;
     }
 
     /// <summary>Sets up every object of a fresh slab and returns them as a chain in address order.</summary>
@@ -324,7 +354,7 @@ internal sealed unsafe partial class KmemCache
             _arenas.Add(null);
         }
 
-        SlabArena? created = SlabArena.TryCreate(_geometry, arenaIndex);
+        SlabArena? created = TakeInjectedOsFailure() ? null : SlabArena.TryCreate(_geometry, arenaIndex);
         if (created is null)
         {
             arena = null!;

@@ -104,6 +104,9 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Whether the cache has left <see cref="SlabCacheRegistry"/> (disposed, no object, no arena).</summary>
     private bool _destroyed;
 
+    /// <summary>Backs <see cref="FailNextOsRequests"/>; consumed atomically, since slab commits run without the slab lock.</summary>
+    private int _failNextOsRequests;
+
     /// <summary>Creates the engine; the options are validated by <see cref="SlabGeometry.Compute"/>.</summary>
     public KmemCache(string name, int objectSize, SlabCacheOptions options)
     {
@@ -137,6 +140,16 @@ internal sealed unsafe partial class KmemCache
 
     /// <summary>The layout of objects and slabs.</summary>
     public SlabGeometry Geometry => _geometry;
+
+    /// <summary>
+    /// Test hook: the next this many requests for OS memory (an arena reservation or a slab commit) fail as if the
+    /// OS refused them, so that the out-of-memory paths can be exercised.
+    /// </summary>
+    internal int FailNextOsRequests
+    {
+        get => Volatile.Read(ref _failNextOsRequests);
+        set => Volatile.Write(ref _failNextOsRequests, value);
+    }
 
     /// <summary>Arenas the cache holds.</summary>
     public int ArenaCount
