@@ -42,7 +42,12 @@ internal sealed unsafe partial class KmemCache
     /// <summary>The depot of full magazines.</summary>
     private readonly MagazineDepot _depot;
 
-    /// <summary>Alloc when the loaded magazine is empty, the cache is a debug cache, or the thread has no magazines yet.</summary>
+    /// <summary>
+    /// Alloc when the loaded magazine is empty, the cache is a debug cache, or the thread has no magazines yet.
+    /// Never inlined: profile-guided JIT otherwise inlines it, with the depot's lock, into a caller's loop of
+    /// <see cref="Alloc"/> calls, whose variables then live on the stack; that tripled the cost of 1000 single
+    /// allocs and frees (14.7 against 6 ns per object in a Stopwatch harness).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private byte* AllocSlow()
     {
@@ -92,7 +97,10 @@ internal sealed unsafe partial class KmemCache
         return true;
     }
 
-    /// <summary>Free when the loaded magazine is full, the cache is a debug or disposed cache, or the thread has no magazines yet.</summary>
+    /// <summary>
+    /// Free when the loaded magazine is full, the cache is a debug or disposed cache, or the thread has no magazines
+    /// yet. Never inlined, for the reason given on <see cref="AllocSlow"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void FreeSlow(byte* obj)
     {
