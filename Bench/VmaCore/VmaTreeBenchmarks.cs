@@ -198,6 +198,27 @@ public unsafe class VmaTreeBenchmarks
         return sum;
     }
 
+    /// <summary>
+    /// A lookup that then reads the VMA's flags, as a fault path under mmap_lock does: <see cref="TreeLoad"/> plus the
+    /// VMA's own cache miss, which <see cref="LockVmaUnderRcu"/> pays as well. Not a peer; the yardstick that
+    /// separates the lock's cost from the cost of touching the VMA.
+    /// </summary>
+    [BenchmarkCategory("LockVma"), Benchmark(OperationsPerInvoke = Queries)]
+    public ulong TreeLoadReadFlags()
+    {
+        ulong sum = 0;
+        foreach (ulong a in _queries)
+        {
+            VmArea* vma = _tree.Load(a);
+            if (vma != null)
+            {
+                sum += (ulong)vma->VmFlags;
+            }
+        }
+
+        return sum;
+    }
+
     [BenchmarkCategory("FindFreeRange"), Benchmark(Baseline = true, OperationsPerInvoke = Queries)]
     public ulong ArrayScanDown()
     {
