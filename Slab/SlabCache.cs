@@ -81,6 +81,13 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
     /// <summary>The 2 MiB arenas (host mappings) the cache holds.</summary>
     public int ArenaCount => _cache.ArenaCount;
 
+    /// <summary>Test hook: the next this many requests for OS memory fail as if the OS refused them.</summary>
+    internal int FailNextOsRequests
+    {
+        get => _cache.FailNextOsRequests;
+        set => _cache.FailNextOsRequests = value;
+    }
+
     /// <summary>The cache's figures (exact when no other thread is allocating or freeing).</summary>
     public SlabInfo Info => _cache.Info;
 

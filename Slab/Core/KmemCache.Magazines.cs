@@ -1,5 +1,7 @@
 using System;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading;
 
 namespace Slab;
 
@@ -10,15 +12,43 @@ namespace Slab;
 internal sealed unsafe partial class KmemCache
 {
     /// <summary>
-    /// Full magazines the depot holds: 8, the old SLAB allocator's shared-array factor, or two per processor on
-    /// larger machines so that every thread can park a magazine.
+    /// Full magazines the depot holds: as many as make up <see cref="SlabGeometry.MaxDecayingBytes"/> of free
+    /// objects (the memory the cache may also keep in decaying empty slabs), between 8 (the old SLAB allocator's
+    /// shared-array factor) and 32, and at least two per processor so that every thread can park a magazine.
     /// </summary>
-    private static int DepotMagazines => Math.Max(8, 2 * Environment.ProcessorCount);
+    /// <remarks>
+    /// Why a large depot rather than larger magazines or a cheaper return to the slabs. A burst of frees that
+    /// overflows the depot sends each surplus object back to its slab under the slab lock, and the next burst of
+    /// allocs takes them back one slab at a time: with 8 magazines, 1000 single allocs then 1000 single frees of
+    /// 192-byte objects sent 400 of the 1000 objects through the slabs, and a depot of 32 made the burst 15%
+    /// (single calls) to 27% (bulk calls) cheaper per object in a Stopwatch harness. Larger magazines would cost
+    /// the same memory in every thread, idle or not; a depot costs it once per cache, and its working-set trim
+    /// (<see cref="MagazineDepot.TakeUnused"/>, run by <see cref="Reap"/>) hands idle magazines back to the slabs
+    /// within two reap intervals, so an idle cache's memory still goes back to the OS.
+    /// </remarks>
+    private static int DepotMagazines(SlabGeometry geometry)
+    {
+        long magazineBytes = (long)geometry.MagazineSize * geometry.SlotSize;
+        int byBytes = (int)Math.Clamp(SlabGeometry.MaxDecayingBytes / magazineBytes, MinDepotMagazines, MaxDepotMagazines);
+        return Math.Max(byBytes, 2 * Environment.ProcessorCount);
+    }
+
+    /// <summary>The fewest full magazines a depot holds (the old SLAB allocator's shared-array factor).</summary>
+    private const int MinDepotMagazines = 8;
+
+    /// <summary>The most full magazines a depot holds unless the processors need more.</summary>
+    private const int MaxDepotMagazines = 32;
 
     /// <summary>The depot of full magazines.</summary>
     private readonly MagazineDepot _depot;
 
-    /// <summary>Alloc when the loaded magazine is empty, the cache is a debug cache, or the thread has no magazines yet.</summary>
+    /// <summary>
+    /// Alloc when the loaded magazine is empty, the cache is a debug cache, or the thread has no magazines yet.
+    /// Never inlined: profile-guided JIT otherwise inlines it, with the depot's lock, into a caller's loop of
+    /// <see cref="Alloc"/> calls, whose variables then live on the stack; that tripled the cost of 1000 single
+    /// allocs and frees (14.7 against 6 ns per object in a Stopwatch harness).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private byte* AllocSlow()
     {
         ThrowIfDisposed();
@@ -67,7 +97,11 @@ internal sealed unsafe partial class KmemCache
         return true;
     }
 
-    /// <summary>Free when the loaded magazine is full, the cache is a debug or disposed cache, or the thread has no magazines yet.</summary>
+    /// <summary>
+    /// Free when the loaded magazine is full, the cache is a debug or disposed cache, or the thread has no magazines
+    /// yet. Never inlined, for the reason given on <see cref="AllocSlow"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void FreeSlow(byte* obj)
     {
         if (_debug)
@@ -113,6 +147,46 @@ internal sealed unsafe partial class KmemCache
         if (!_depot.TryPush(full))
         {
             ReturnChain(full);
+        }
+        else if (Volatile.Read(ref _reapArmed) == 0)
+        {
+            ArmReapTimer();
+        }
+    }
+
+    /// <summary>Arms the reap timer unless it is already due (see <see cref="_reapArmed"/>).</summary>
+    private void ArmReapTimer()
+    {
+        if (Interlocked.Exchange(ref _reapArmed, 1) == 0)
+        {
+            _reapTimer.Change(SlabGeometry.EmptySlabDecayMilliseconds, Timeout.Infinite);
+        }
+    }
+
+    /// <summary>
+    /// The reap timer: returns the depot's magazines that went unused for a whole interval to the slabs, then the
+    /// surplus empty slabs that have decayed, and re-arms itself while the depot still holds magazines.
+    /// </summary>
+    private void Reap()
+    {
+        lock (_slabLock)
+        {
+            Interlocked.Exchange(ref _reapArmed, 0);
+            if (_disposed)
+            {
+                return;
+            }
+
+            foreach (nint magazine in _depot.TakeUnused())
+            {
+                ReturnChainLocked((byte*)magazine);
+            }
+
+            TrimEmptySlabsLocked(Environment.TickCount64);
+            if (_depot.Count != 0)
+            {
+                ArmReapTimer();
+            }
         }
     }
 

@@ -160,7 +160,7 @@ internal sealed unsafe partial class KmemCache
     /// <summary>
     /// Discards empty slabs from the cold end of the list: all beyond <see cref="SlabGeometry.MaxEmptySlabs"/>, and
     /// those beyond <see cref="SlabGeometry.MinEmptySlabs"/> that have been empty for
-    /// <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>. Arms the decay timer while a surplus remains.
+    /// <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>. Arms the reap timer while a surplus remains.
     /// </summary>
     private void TrimEmptySlabsLocked(long now)
     {
@@ -172,24 +172,9 @@ internal sealed unsafe partial class KmemCache
             DiscardSlabLocked(cold);
         }
 
-        if (_empty.Count > _geometry.MinEmptySlabs && !_decayArmed)
+        if (_empty.Count > _geometry.MinEmptySlabs)
         {
-            _decayArmed = true;
-            _decayTimer ??= new Timer(static state => ((KmemCache)state!).DecayEmptySlabs(), this, Timeout.Infinite, Timeout.Infinite);
-            _decayTimer.Change(SlabGeometry.EmptySlabDecayMilliseconds, Timeout.Infinite);
-        }
-    }
-
-    /// <summary>The decay timer: returns the surplus empty slabs that have waited long enough.</summary>
-    private void DecayEmptySlabs()
-    {
-        lock (_slabLock)
-        {
-            _decayArmed = false;
-            if (!_disposed)
-            {
-                TrimEmptySlabsLocked(Environment.TickCount64);
-            }
+            ArmReapTimer();
         }
     }
 
@@ -259,7 +244,7 @@ internal sealed unsafe partial class KmemCache
 
         try
         {
-            arena.Commit(index);
+            CommitSlab(arena, index);
         }
         catch (OsPagesException)
         {
@@ -289,6 +274,35 @@ internal sealed unsafe partial class KmemCache
         }
 
         return slab;
+    }
+
+    /// <summary>Commits the slab's pages; throws <see cref="OsPagesException"/> when the OS (or <see cref="FailNextOsRequests"/>) refuses.</summary>
+    private void CommitSlab(SlabArena arena, int index)
+    {
+        if (TakeInjectedOsFailure())
+        {
+            throw new OsPagesException("mprotect", (ulong)_geometry.SlabBytes, "ENOMEM (injected by FailNextOsRequests)");
+        }
+
+        arena.Commit(index);
+    }
+
+    /// <summary>Consumes one injected failure of <see cref="FailNextOsRequests"/>; false when none is pending.</summary>
+    private bool TakeInjectedOsFailure()
+    {
+        int pending = Volatile.Read(ref _failNextOsRequests);
+        while (pending > 0)
+        {
+            int seen = Interlocked.CompareExchange(ref _failNextOsRequests, pending - 1, pending);
+            if (seen == pending)
+            {
+                return true;
+            }
+
+            pending = seen;
+        }
+
+        return false;
     }
 
     /// <summary>Sets up every object of a fresh slab and returns them as a chain in address order.</summary>
@@ -340,7 +354,7 @@ internal sealed unsafe partial class KmemCache
             _arenas.Add(null);
         }
 
-        SlabArena? created = SlabArena.TryCreate(_geometry, arenaIndex);
+        SlabArena? created = TakeInjectedOsFailure() ? null : SlabArena.TryCreate(_geometry, arenaIndex);
         if (created is null)
         {
             arena = null!;

@@ -66,11 +66,19 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Empty slabs kept committed, newest first, at most <see cref="SlabGeometry.MaxEmptySlabs"/>.</summary>
     private SlabList _empty;
 
-    /// <summary>Returns surplus empty slabs once they have decayed; created on first need.</summary>
-    private Timer? _decayTimer;
+    /// <summary>
+    /// The reap timer (the old SLAB allocator's periodic <c>cache_reap</c>): returns the depot's unused magazines
+    /// and the surplus empty slabs that have decayed. Armed only while there is something to reap.
+    /// </summary>
+    private readonly Timer _reapTimer;
 
-    /// <summary>Whether <see cref="_decayTimer"/> is due to fire.</summary>
-    private bool _decayArmed;
+    /// <summary>
+    /// 1 while <see cref="_reapTimer"/> is due to fire, else 0. Whoever finds it 0 after adding work (a magazine
+    /// parked in the depot, a surplus empty slab) sets it and arms the timer; the timer clears it with a full
+    /// fence before it looks at the depot and the empty slabs, so work added meanwhile is either seen by the timer
+    /// or re-arms it.
+    /// </summary>
+    private int _reapArmed;
 
     /// <summary>The arenas by index (null where an arena was released); slab headers record the index.</summary>
     private readonly List<SlabArena?> _arenas = new();
@@ -96,6 +104,9 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Whether the cache has left <see cref="SlabCacheRegistry"/> (disposed, no object, no arena).</summary>
     private bool _destroyed;
 
+    /// <summary>Backs <see cref="FailNextOsRequests"/>; consumed atomically, since slab commits run without the slab lock.</summary>
+    private int _failNextOsRequests;
+
     /// <summary>Creates the engine; the options are validated by <see cref="SlabGeometry.Compute"/>.</summary>
     public KmemCache(string name, int objectSize, SlabCacheOptions options)
     {
@@ -112,7 +123,8 @@ internal sealed unsafe partial class KmemCache
         _slabMask = ~(_geometry.SlabBytes - 1);
         _onSlabMetadata = _geometry.OnSlabMetadata;
         _headerOffset = _geometry.HeaderOffset;
-        _depot = new MagazineDepot(DepotMagazines);
+        _depot = new MagazineDepot(DepotMagazines(_geometry));
+        _reapTimer = new Timer(static state => ((KmemCache)state!).Reap(), this, Timeout.Infinite, Timeout.Infinite);
         _slabRelease = new RcuSlabRelease(this);
         Id = SlabCacheRegistry.Register(this);
     }
@@ -128,6 +140,16 @@ internal sealed unsafe partial class KmemCache
 
     /// <summary>The layout of objects and slabs.</summary>
     public SlabGeometry Geometry => _geometry;
+
+    /// <summary>
+    /// Test hook: the next this many requests for OS memory (an arena reservation or a slab commit) fail as if the
+    /// OS refused them, so that the out-of-memory paths can be exercised.
+    /// </summary>
+    internal int FailNextOsRequests
+    {
+        get => Volatile.Read(ref _failNextOsRequests);
+        set => Volatile.Write(ref _failNextOsRequests, value);
+    }
 
     /// <summary>Arenas the cache holds.</summary>
     public int ArenaCount
@@ -252,7 +274,7 @@ internal sealed unsafe partial class KmemCache
             }
 
             _threadCaches.Clear();
-            _decayTimer?.Dispose();
+            _reapTimer.Dispose();
             ReturnDepotLocked();
             DiscardEmptySlabsLocked();
             ReleaseUnusedArenasLocked();

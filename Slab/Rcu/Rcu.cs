@@ -16,10 +16,13 @@ namespace Slab;
 /// <see cref="InvalidOperationException"/> says so). See <see cref="RcuDomain"/> for the protocol and
 /// <see cref="RcuQsbr"/> for the flavour whose read side is free.
 /// </remarks>
-public static class Rcu
+public static unsafe class Rcu
 {
     /// <summary>The grace periods and callbacks of this flavour.</summary>
     private static readonly RcuDomain s_domain = new("memb");
+
+    /// <summary>The domain's grace-period word; a constant address to the JIT (see <see cref="RcuDomain.GracePeriodWordAddress"/>).</summary>
+    private static readonly long* s_gracePeriodWord = s_domain.GracePeriodWordAddress;
 
     /// <summary>The calling thread's record, created by its first read-side section.</summary>
     [ThreadStatic]
@@ -27,7 +30,7 @@ public static class Rcu
 
     /// <summary>Enters a read-side section (<c>rcu_read_lock</c>); sections nest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ReadLock() => (t_record ?? RegisterCurrentThread()).ReadLock(s_domain);
+    public static void ReadLock() => (t_record ?? RegisterCurrentThread()).ReadLock(ref *s_gracePeriodWord);
 
     /// <summary>Leaves a read-side section (<c>rcu_read_unlock</c>).</summary>
     /// <exception cref="InvalidOperationException">The thread is not inside a section.</exception>
@@ -48,7 +51,7 @@ public static class Rcu
     public static RcuReadScope Read()
     {
         RcuThreadRecord record = t_record ?? RegisterCurrentThread();
-        record.ReadLock(s_domain);
+        record.ReadLock(ref *s_gracePeriodWord);
         return new RcuReadScope(record);
     }
 

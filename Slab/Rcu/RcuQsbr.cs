@@ -17,10 +17,13 @@ namespace Slab;
 /// <see cref="Online"/> fence-free. The flavour has its own grace periods and callbacks, independent of
 /// <see cref="Rcu"/>'s.
 /// </remarks>
-public static class RcuQsbr
+public static unsafe class RcuQsbr
 {
     /// <summary>The grace periods and callbacks of this flavour.</summary>
     private static readonly RcuDomain s_domain = new("qsbr");
+
+    /// <summary>The domain's grace-period word; a constant address to the JIT (see <see cref="RcuDomain.GracePeriodWordAddress"/>).</summary>
+    private static readonly long* s_gracePeriodWord = s_domain.GracePeriodWordAddress;
 
     /// <summary>The calling thread's record while it is registered.</summary>
     [ThreadStatic]
@@ -45,7 +48,7 @@ public static class RcuQsbr
         }
 
         var record = new RcuThreadRecord();
-        Volatile.Write(ref record.Counter.Value, s_domain.GracePeriodWord);
+        Volatile.Write(ref record.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
         s_domain.Register(record);
         t_record = record;
     }
@@ -66,7 +69,7 @@ public static class RcuQsbr
     public static void QuiescentState()
     {
         RcuThreadRecord record = Record(nameof(QuiescentState));
-        Volatile.Write(ref record.Counter.Value, s_domain.GracePeriodWord);
+        Volatile.Write(ref record.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
     }
 
     /// <summary>Takes the calling thread offline, for example before it blocks (<c>rcu_thread_offline</c>).</summary>
@@ -80,7 +83,7 @@ public static class RcuQsbr
     public static void Online()
     {
         RcuThreadRecord record = Record(nameof(Online));
-        Volatile.Write(ref record.Counter.Value, s_domain.GracePeriodWord);
+        Volatile.Write(ref record.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
     }
 
     /// <summary>
@@ -116,7 +119,7 @@ public static class RcuQsbr
         {
             if (wasOnline)
             {
-                Volatile.Write(ref record!.Counter.Value, s_domain.GracePeriodWord);
+                Volatile.Write(ref record!.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
             }
         }
     }

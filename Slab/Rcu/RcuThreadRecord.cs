@@ -43,18 +43,19 @@ internal sealed class RcuThreadRecord
     public bool IsActive => (Volatile.Read(ref Counter.Value) & NestingMask) != 0;
 
     /// <summary>
-    /// Enters a read-side section: the outermost entry copies the domain's grace-period word (nesting 1); a nested
+    /// Enters a read-side section: the outermost entry copies the domain's grace-period word
+    /// (<paramref name="gracePeriodWord"/>, see <see cref="RcuDomain.GracePeriodWordAddress"/>) with nesting 1; a nested
     /// one adds one. This needs only a compiler barrier after the store (liburcu's <c>cmm_barrier</c>): RyuJIT never
     /// moves a memory access across a volatile one (the ECMA model alone promises only release order for the
     /// store). Store-load reordering by the hardware is the writer's business: its process-wide barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ReadLock(RcuDomain domain)
+    public void ReadLock(ref long gracePeriodWord)
     {
         long value = Counter.Value;
         if ((value & NestingMask) == 0)
         {
-            value = domain.GracePeriodWord;
+            value = Volatile.Read(ref gracePeriodWord);
         }
         else if ((value & NestingMask) == NestingMask)
         {
