@@ -112,6 +112,21 @@ public sealed unsafe partial class AddressSpace : IDisposable
     public static void VmaEndRead(VmArea* vma) => VmaLock.EndRead(vma);
 
     /// <summary>
+    /// Gives the VMA tree's spare nodes back to the slab, as a kernel shrinker would under memory pressure: the nodes
+    /// preallocated for the next store and the replaced nodes the tree keeps for reuse. After a burst of changes the
+    /// tree holds up to 16,384 replaced nodes (4 MiB) until its next stores take them or the address space is
+    /// disposed; a host with many idle address spaces calls this to return that memory. The layout is unchanged.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
+    public void Shrink()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        MmapLock.WriteLock();
+        Tree.ReleasePreallocated();
+        MmapLock.WriteUnlock();
+    }
+
+    /// <summary>
     /// Tears the address space down (<c>exit_mmap</c>): every VMA is write-locked, marked detached and freed with the
     /// references it holds (anon_vma links, file, policy, name).
     /// </summary>

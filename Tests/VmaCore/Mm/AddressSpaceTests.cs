@@ -1,0 +1,60 @@
+using System;
+using NUnit.Framework;
+using Slab;
+using VmaCore;
+
+namespace Tests.VmaCore.Mm;
+
+/// <summary>The address space's own members (the system calls have their own fixtures under Syscalls).</summary>
+[TestFixture]
+public class AddressSpaceTests
+{
+    private const ulong Page = MmConstants.PageSize;
+    private const ulong Base = 0x1000_0000;
+    private const MapFlags FixedAnonymous = MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed;
+
+    [Test]
+    public void ShrinkReturnsTheTreesSpareNodesAndKeepsTheLayout()
+    {
+        using var space = new AddressSpace();
+        for (ulong i = 0; i < 400; i++)
+        {
+            Prot prot = i % 2 == 0 ? Prot.Read : Prot.Read | Prot.Write;
+            Assert.That(space.Mmap(Base + (i * 4 * Page), 3 * Page, prot, FixedAnonymous, out _), Is.EqualTo(Errno.None));
+        }
+
+        // Splits and merges replace tree nodes; the tree keeps them for its next stores.
+        for (ulong i = 0; i < 400; i += 3)
+        {
+            Assert.That(space.Munmap(Base + (i * 4 * Page) + Page, Page), Is.EqualTo(Errno.None));
+        }
+
+        Rcu.Barrier();
+        Assert.That(space.Tree.RecyclingNodes, Is.GreaterThan(0));
+        string layout = space.FormatMaps();
+        int mapCount = space.MapCount;
+
+        space.Shrink();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(space.Tree.RecyclingNodes, Is.Zero);
+            Assert.That(space.FormatMaps(), Is.EqualTo(layout));
+            Assert.That(space.MapCount, Is.EqualTo(mapCount));
+        });
+        space.Tree.Validate();
+
+        // The tree takes nodes from the slab again.
+        Assert.That(space.Mmap(Base + Page, Page, Prot.Read, FixedAnonymous, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.MapCount, Is.EqualTo(mapCount - 1));
+        space.Tree.Validate();
+    }
+
+    [Test]
+    public void ShrinkAfterDisposeThrows()
+    {
+        var space = new AddressSpace();
+        space.Dispose();
+        Assert.That(space.Shrink, Throws.TypeOf<ObjectDisposedException>());
+    }
+}
