@@ -16,6 +16,15 @@ internal sealed unsafe class MmapLock : IDisposable
 
     public MmapLock(MmStruct* mm) => _mm = mm;
 
+    /// <summary>
+    /// Takes the lock for write if nobody holds it, without waiting and without starting a write section: for
+    /// housekeeping that changes no VMA (the VMA tree's idle trim). Release with <see cref="ExitHousekeeping"/>.
+    /// </summary>
+    public bool TryEnterForHousekeeping() => _lock.TryEnterWriteLock(0);
+
+    /// <summary>Releases the lock taken by <see cref="TryEnterForHousekeeping"/>.</summary>
+    public void ExitHousekeeping() => _lock.ExitWriteLock();
+
     /// <summary>Whether the current thread holds the lock for write.</summary>
     public bool IsWriteLockHeld => _lock.IsWriteLockHeld;
 

@@ -36,7 +36,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         _mm->Id = Interlocked.Increment(ref s_nextId);
         WriterWait.Init(_mm);
         MmapLock = new MmapLock(_mm);
-        Tree = new VmaTree();
+        Tree = new VmaTree(MmapLock);
     }
 
     /// <summary>The options this address space was created with.</summary>
@@ -114,8 +114,8 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// <summary>
     /// Gives the VMA tree's spare nodes back to the slab, as a kernel shrinker would under memory pressure: the nodes
     /// preallocated for the next store and the replaced nodes the tree keeps for reuse. After a burst of changes the
-    /// tree holds up to 16,384 replaced nodes (4 MiB) until its next stores take them or the address space is
-    /// disposed; a host with many idle address spaces calls this to return that memory. The layout is unchanged.
+    /// tree holds up to 16,384 replaced nodes (4 MiB) for its next stores; once it has been idle for a grace period
+    /// it trims them to 256 by itself (64 KiB), and this call returns those too. The layout is unchanged.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public void Shrink()

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Threading;
 using Slab;
+using VmaCore.Locking;
 
 namespace VmaCore.Tree;
 
@@ -9,6 +11,7 @@ namespace VmaCore.Tree;
 /// through the slab's deferred free on the RCU thread and back (the role the kernel gives its per-CPU caches).
 /// </summary>
 /// <remarks>
+/// <para>
 /// Protocol: the writer (mmap_lock held for write) appends retired nodes at <see cref="_recycleHead"/> and, once per
 /// store, queues one RCU callback carrying the new head. The callback runs on the RCU thread after a grace period
 /// that began after the store unpublished those nodes, and publishes the head as <see cref="_recycleSafe"/> with a
@@ -18,6 +21,14 @@ namespace VmaCore.Tree;
 /// room for a store's worst case, <see cref="Preallocate"/> doubles it, up to <see cref="RecycleMaxCapacity"/>
 /// nodes; a node retired into a full ring is freed to the slab with <c>kfree_rcu</c> instead. <see cref="ReleasePreallocated"/> and <see cref="Dispose"/> give the ring's nodes back
 /// to the slab (after their grace period).
+/// </para>
+/// <para>
+/// Idle trim: a burst of stores leaves up to a grace period's worth of nodes in the ring. When the callback that runs
+/// is the last one queued (no store for a whole grace period), the RCU thread takes mmap_lock for write without
+/// waiting, becoming the writer for a moment, and frees the ring's nodes beyond <see cref="RecycleIdleReserve"/>
+/// (see <see cref="TrimIfIdle"/>); if anyone holds mmap_lock it queues itself again for the next grace period, and
+/// a store in between makes that callback no longer the last one. <see cref="_trimGate"/> orders the trim against <see cref="Dispose"/>, after which the lock may be gone.
+/// </para>
 /// </remarks>
 internal sealed unsafe partial class VmaTree : IRcuCallback
 {
@@ -29,6 +40,18 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     /// during one grace period than it holds, as a loop of stores on a large tree does.
     /// </summary>
     private const int RecycleMaxCapacity = 16384;
+
+    /// <summary>The nodes an idle tree keeps for its next stores (64 KiB); the idle trim frees the rest.</summary>
+    private const int RecycleIdleReserve = 256;
+
+    /// <summary>The mm's mmap_lock, which the idle trim takes to act as the writer; null for a tree without one (no trim).</summary>
+    private readonly MmapLock? _writerLock;
+
+    /// <summary>Held by the idle trim while it uses <see cref="_writerLock"/>, and by <see cref="Dispose"/> to set <see cref="_disposed"/>.</summary>
+    private readonly Lock _trimGate = new();
+
+    /// <summary>Set by <see cref="Dispose"/> under <see cref="_trimGate"/>: no trim runs afterwards.</summary>
+    private bool _disposed;
 
     /// <summary>The retired nodes, at their position modulo the ring's length (a power of two).</summary>
     private nint[] _recycleRing = new nint[RecycleInitialCapacity];
@@ -48,8 +71,77 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     /// <summary>The number of retired nodes held for reuse, past their grace period or not.</summary>
     internal int RecyclingNodes => (int)(_recycleHead - _recycleTail);
 
-    /// <summary>Publishes that the nodes retired before the callback was queued are past their grace period.</summary>
-    void IRcuCallback.Invoke(nint argument) => Volatile.Write(ref _recycleSafe, (ulong)argument);
+    /// <summary>A tree; with <paramref name="writerLock"/>, the mm's mmap_lock, the ring is trimmed when the tree goes idle.</summary>
+    public VmaTree(MmapLock? writerLock = null) => _writerLock = writerLock;
+
+    /// <summary>
+    /// Publishes that the nodes retired before the callback was queued are past their grace period, then trims the
+    /// ring if no store queued a callback since this one.
+    /// </summary>
+    void IRcuCallback.Invoke(nint argument)
+    {
+        Volatile.Write(ref _recycleSafe, (ulong)argument);
+        if ((ulong)argument == Volatile.Read(ref _recycleQueued))
+        {
+            TrimIfIdle((ulong)argument);
+        }
+    }
+
+    /// <summary>
+    /// On the RCU thread: frees the ring's nodes beyond <see cref="RecycleIdleReserve"/> and shrinks the ring back
+    /// to its first capacity, if still no store has queued a callback after <paramref name="queued"/>; when
+    /// mmap_lock is held, tries again after another grace period. Holding mmap_lock for write makes this thread the writer, so it may touch the
+    /// writer-only ring; it starts no write section, as it changes no VMA.
+    /// </summary>
+    private void TrimIfIdle(ulong queued)
+    {
+        if (_writerLock is null)
+        {
+            return;
+        }
+
+        lock (_trimGate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            if (!_writerLock.TryEnterForHousekeeping())
+            {
+                // Someone holds mmap_lock: try again after another grace period, unless a store comes first.
+                Rcu.Call(this, (nint)queued);
+                return;
+            }
+
+            try
+            {
+                if (_recycleQueued == queued)
+                {
+                    FreeRecycledBeyond(RecycleIdleReserve);
+                }
+            }
+            finally
+            {
+                _writerLock.ExitHousekeeping();
+            }
+        }
+    }
+
+    /// <summary>Frees the oldest ring nodes past their grace period until at most <paramref name="keep"/> remain, then shrinks the ring if they fit its first capacity.</summary>
+    private void FreeRecycledBeyond(int keep)
+    {
+        ulong safe = Volatile.Read(ref _recycleSafe);
+        while (_recycleHead - _recycleTail > (ulong)keep && _recycleTail < safe)
+        {
+            s_nodeCache.Free((VmaTreeNode*)_recycleRing[RingIndex(_recycleTail++)]);
+        }
+
+        if (_recycleRing.Length > RecycleInitialCapacity && RecyclingNodes <= RecycleInitialCapacity)
+        {
+            ResizeRing(RecycleInitialCapacity);
+        }
+    }
 
     /// <summary>Puts a node the current store unpublished into the ring (or frees it after a grace period if the ring is full).</summary>
     private void Recycle(VmaTreeNode* node)
@@ -75,7 +167,14 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
             return;
         }
 
-        var ring = new nint[_recycleRing.Length * 2];
+        ResizeRing(_recycleRing.Length * 2);
+    }
+
+    /// <summary>Moves the ring's nodes, each at its position, into a ring of <paramref name="capacity"/> slots (a power of two that holds them all).</summary>
+    private void ResizeRing(int capacity)
+    {
+        Debug.Assert(RecyclingNodes <= capacity, "a ring must hold every node it keeps");
+        var ring = new nint[capacity];
         for (ulong position = _recycleTail; position < _recycleHead; position++)
         {
             ring[(int)(position % (ulong)ring.Length)] = _recycleRing[RingIndex(position)];

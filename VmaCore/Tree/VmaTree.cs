@@ -275,6 +275,11 @@ internal sealed unsafe partial class VmaTree : IDisposable
     /// </summary>
     public void Dispose()
     {
+        lock (_trimGate)
+        {
+            _disposed = true;
+        }
+
         nint root = _root;
         _version++;
         _leftValid = false;

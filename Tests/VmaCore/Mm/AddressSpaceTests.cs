@@ -13,6 +13,9 @@ public class AddressSpaceTests
     private const ulong Base = 0x1000_0000;
     private const MapFlags FixedAnonymous = MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed;
 
+    /// <summary>The nodes an idle tree keeps (<c>VmaTree.RecycleIdleReserve</c>).</summary>
+    private const int IdleReserve = 256;
+
     [Test]
     public void ShrinkReturnsTheTreesSpareNodesAndKeepsTheLayout()
     {
@@ -48,6 +51,29 @@ public class AddressSpaceTests
         Assert.That(space.Mmap(Base + Page, Page, Prot.Read, FixedAnonymous, out _), Is.EqualTo(Errno.None));
         Assert.That(space.MapCount, Is.EqualTo(mapCount - 1));
         space.Tree.Validate();
+    }
+
+    [Test]
+    public void AnIdleTreeTrimsItsRecycledNodesOnceMmapLockIsFree()
+    {
+        using var space = new AddressSpace();
+        for (ulong i = 0; i < 3000; i++)
+        {
+            Assert.That(space.Mmap(Base + (i * 2 * Page), Page, Prot.Read, FixedAnonymous, out _), Is.EqualTo(Errno.None));
+        }
+
+        // While a reader holds mmap_lock the trim cannot become the writer: the burst's nodes stay in the ring.
+        space.MmapLock.ReadLock();
+        Rcu.Barrier();
+        int held = space.Tree.RecyclingNodes;
+        space.MmapLock.ReadUnlock();
+        Assert.That(held, Is.GreaterThan(IdleReserve));
+
+        // The trim tries again after each grace period and keeps only the reserve.
+        Rcu.Barrier();
+        Assert.That(space.Tree.RecyclingNodes, Is.LessThanOrEqualTo(IdleReserve));
+        space.Tree.Validate();
+        Assert.That(space.MapCount, Is.EqualTo(3000));
     }
 
     [Test]
