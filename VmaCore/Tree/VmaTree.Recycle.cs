@@ -95,7 +95,9 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     /// </summary>
     private void TrimIfIdle(ulong queued)
     {
-        if (_writerLock is null)
+        // Read without the lock, as a hint: with nothing to trim, no need to take mmap_lock. A store racing with this
+        // read queues a callback of its own, which looks again.
+        if (_writerLock is null || (RecyclingNodes <= RecycleIdleReserve && _recycleRing.Length == RecycleInitialCapacity))
         {
             return;
         }

@@ -293,14 +293,8 @@ internal sealed unsafe partial class VmaTree
         leaf.Node = node;
         Debug.Assert(!HasAdjacentFree(node), "a node store left two free ranges side by side");
         ref PathLevel parent = ref _left[1];
-        ulong gap = NodeGap(leaf);
-        bool gapChanged = parent.Node->Gap[parent.Offset] != gap;
-        parent.Node->Gap[parent.Offset] = gap;
         Volatile.Write(ref parent.Node->Child[parent.Offset], (ulong)VmaTreeNode.ToTagged(node));
-        if (gapChanged)
-        {
-            PropagateGap(1);
-        }
+        PropagateGap(0);
         _count += delta;
         Recycle(old);
         QueueRecycled();
