@@ -177,10 +177,7 @@ internal sealed unsafe partial class KmemCache
                 return;
             }
 
-            foreach (nint magazine in _depot.TakeUnused())
-            {
-                ReturnChainLocked((byte*)magazine);
-            }
+            ReturnDepotMagazinesLocked(_depot.TakeUnused());
 
             TrimEmptySlabsLocked(Environment.TickCount64);
             if (_depot.Count != 0)
@@ -255,11 +252,16 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Returns every magazine of the depot to the slabs.</summary>
     private void ReturnDepotLocked()
     {
-        foreach (nint magazine in _depot.TakeAll())
+        ReturnDepotMagazinesLocked(_depot.TakeAll());
+        Debug.Assert(_depot.Count == 0, "the depot must be empty after draining");
+    }
+
+    /// <summary>Returns the objects of full magazines taken from the depot to their slabs.</summary>
+    private void ReturnDepotMagazinesLocked(nint[] magazines)
+    {
+        foreach (nint magazine in magazines)
         {
             ReturnChainLocked((byte*)magazine);
         }
-
-        Debug.Assert(_depot.Count == 0, "the depot must be empty after draining");
     }
 }

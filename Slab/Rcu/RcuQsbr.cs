@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace Slab;
@@ -48,7 +49,7 @@ public static unsafe class RcuQsbr
         }
 
         var record = new RcuThreadRecord();
-        Volatile.Write(ref record.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
+        MarkOnline(record);
         s_domain.Register(record);
         t_record = record;
     }
@@ -57,7 +58,7 @@ public static unsafe class RcuQsbr
     public static void Unregister()
     {
         RcuThreadRecord record = Record(nameof(Unregister));
-        Volatile.Write(ref record.Counter.Value, 0);
+        MarkOffline(record);
         s_domain.Unregister(record);
         t_record = null;
     }
@@ -69,21 +70,21 @@ public static unsafe class RcuQsbr
     public static void QuiescentState()
     {
         RcuThreadRecord record = Record(nameof(QuiescentState));
-        Volatile.Write(ref record.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
+        MarkOnline(record);
     }
 
     /// <summary>Takes the calling thread offline, for example before it blocks (<c>rcu_thread_offline</c>).</summary>
     public static void Offline()
     {
         RcuThreadRecord record = Record(nameof(Offline));
-        Volatile.Write(ref record.Counter.Value, 0);
+        MarkOffline(record);
     }
 
     /// <summary>Brings the calling thread back online (<c>rcu_thread_online</c>).</summary>
     public static void Online()
     {
         RcuThreadRecord record = Record(nameof(Online));
-        Volatile.Write(ref record.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
+        MarkOnline(record);
     }
 
     /// <summary>
@@ -108,7 +109,7 @@ public static unsafe class RcuQsbr
         bool wasOnline = record?.IsActive ?? false;
         if (wasOnline)
         {
-            Volatile.Write(ref record!.Counter.Value, 0);
+            MarkOffline(record!);
         }
 
         try
@@ -119,10 +120,21 @@ public static unsafe class RcuQsbr
         {
             if (wasOnline)
             {
-                Volatile.Write(ref record!.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
+                MarkOnline(record!);
             }
         }
     }
+
+    /// <summary>
+    /// Copies the current grace-period word into <paramref name="record"/>: its thread is online and has passed a
+    /// quiescent state, so grace periods that began before this store no longer wait for it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MarkOnline(RcuThreadRecord record) =>
+        Volatile.Write(ref record.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
+
+    /// <summary>Clears <paramref name="record"/>'s counter: its thread is offline and no grace period waits for it.</summary>
+    private static void MarkOffline(RcuThreadRecord record) => Volatile.Write(ref record.Counter.Value, 0);
 
     private static RcuThreadRecord Record(string operation) =>
         t_record ?? throw new InvalidOperationException($"RcuQsbr.{operation}: this thread is not registered; call RcuQsbr.Register first.");
