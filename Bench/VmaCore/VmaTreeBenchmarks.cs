@@ -129,9 +129,25 @@ public unsafe class VmaTreeBenchmarks
     /// Frees the layout. After the concurrent cases, checks that the writer modified the tree while the readers ran
     /// and reports its pace, so that the tables can say what it was.
     /// </summary>
+    /// <summary>
+    /// The layout, then mmap_lock taken for write for the whole run, as the tree's writer must hold it (a benchmark
+    /// thread runs its setup, iterations and cleanup on one thread).
+    /// </summary>
+    [GlobalSetup(Target = nameof(TreeInsertErase))]
+    public void SetupWriter()
+    {
+        Setup();
+        _space.MmapLock.WriteLock();
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
+        if (_space.MmapLock.IsWriteLockHeld)
+        {
+            _space.MmapLock.WriteUnlock();
+        }
+
         _space.Dispose();
         _sortedListLock.Dispose();
         NativeMemory.Free(_spare);

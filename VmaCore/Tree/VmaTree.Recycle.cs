@@ -130,6 +130,14 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
         }
     }
 
+    /// <summary>
+    /// Asserts the writer's side of the protocol: a tree that belongs to an mm is changed only under its mmap_lock
+    /// held for write, which is also what keeps the idle trim off the ring while a store uses it.
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void AssertWriter() =>
+        Debug.Assert(_writerLock is null || _writerLock.IsWriteLockHeld, "the VMA tree of an mm is changed without its mmap_lock held for write");
+
     /// <summary>Frees the oldest ring nodes past their grace period until at most <paramref name="keep"/> remain, then shrinks the ring if they fit its first capacity.</summary>
     private void FreeRecycledBeyond(int keep)
     {

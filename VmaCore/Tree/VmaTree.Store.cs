@@ -53,6 +53,7 @@ internal sealed unsafe partial class VmaTree
     public void Store(ulong start, ulong end, VmArea* vma)
     {
         CheckRange(start, end);
+        AssertWriter();
         if (_poolCount < NodesNeeded)
         {
             throw new InvalidOperationException(

@@ -222,6 +222,7 @@ internal sealed unsafe partial class VmaTree : IDisposable
     public bool Preallocate(ulong start, ulong end)
     {
         CheckRange(start, end);
+        AssertWriter();
         if (FailNextPreallocations > 0)
         {
             FailNextPreallocations--;
