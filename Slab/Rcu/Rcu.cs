@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace Slab;
@@ -24,42 +23,41 @@ public static unsafe class Rcu
     /// <summary>The domain's grace-period word; a constant address to the JIT (see <see cref="RcuDomain.GracePeriodWordAddress"/>).</summary>
     private static readonly long* s_gracePeriodWord = s_domain.GracePeriodWordAddress;
 
-    /// <summary>The calling thread's record, created by its first read-side section.</summary>
-    [ThreadStatic]
-    private static RcuThreadRecord? t_record;
-
     /// <summary>Enters a read-side section (<c>rcu_read_lock</c>); sections nest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ReadLock() => (t_record ?? RegisterCurrentThread()).ReadLock(ref *s_gracePeriodWord);
+    public static void ReadLock() => RcuThreadRecord.ReadLock(CounterOrRegister(), s_gracePeriodWord);
 
     /// <summary>Leaves a read-side section (<c>rcu_read_unlock</c>).</summary>
     /// <exception cref="InvalidOperationException">The thread is not inside a section.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ReadUnlock()
     {
-        RcuThreadRecord? record = t_record;
-        if (record is null)
+        PaddedCounter* counter = RcuThreadCounters.Memb;
+        if (counter == null)
         {
-            ThrowUnbalanced();
+            RcuThreadRecord.ThrowUnbalanced();
         }
 
-        record.ReadUnlock();
+        RcuThreadRecord.ReadUnlock(counter);
     }
 
     /// <summary>Enters a read-side section that the returned scope leaves when disposed (<c>using (Rcu.Read()) { ... }</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RcuReadScope Read()
     {
-        RcuThreadRecord record = t_record ?? RegisterCurrentThread();
-        record.ReadLock(ref *s_gracePeriodWord);
-        return new RcuReadScope(record);
+        PaddedCounter* counter = CounterOrRegister();
+        RcuThreadRecord.ReadLock(counter, s_gracePeriodWord);
+        return new RcuReadScope(counter);
     }
+
+    /// <summary>The calling thread's counter, null if it never entered a section (a scope checks it is left on its own thread).</summary>
+    internal static PaddedCounter* CurrentThreadCounter => RcuThreadCounters.Memb;
 
     /// <summary>The current grace-period word (tests observe a grace period starting by its change).</summary>
     internal static long GracePeriodWord => s_domain.GracePeriodWord;
 
     /// <summary>Whether the calling thread is inside a read-side section.</summary>
-    public static bool IsInReadSection => t_record?.IsActive ?? false;
+    public static bool IsInReadSection => RcuThreadCounters.Memb != null && RcuThreadRecord.IsInSection(RcuThreadCounters.Memb);
 
     /// <summary>
     /// Waits for a grace period (<c>synchronize_rcu</c>): until every read-side section that began before this call
@@ -103,13 +101,21 @@ public static unsafe class Rcu
         s_domain.Callbacks.Barrier();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static RcuThreadRecord RegisterCurrentThread()
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static PaddedCounter* CounterOrRegister()
     {
+        PaddedCounter* counter = RcuThreadCounters.Memb;
+        return counter != null ? counter : RegisterCurrentThread();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PaddedCounter* RegisterCurrentThread()
+    {
+        // The domain's registry keeps the record, and so the counter, alive until the thread has died.
         var record = new RcuThreadRecord();
         s_domain.Register(record);
-        t_record = record;
-        return record;
+        RcuThreadCounters.Memb = record.Counter;
+        return record.Counter;
     }
 
     private static void ThrowIfInReadSection(string operation)
@@ -119,8 +125,4 @@ public static unsafe class Rcu
             throw new InvalidOperationException($"Rcu.{operation} called inside an RCU read-side section would wait for that section, that is for itself, forever.");
         }
     }
-
-    [DoesNotReturn]
-    private static void ThrowUnbalanced() =>
-        throw new InvalidOperationException("Rcu.ReadUnlock without a matching Rcu.ReadLock on this thread.");
 }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace Slab;
@@ -53,8 +52,7 @@ internal sealed unsafe class RcuDomain
     /// <summary>Creates a domain named <paramref name="name"/> (for its callback thread).</summary>
     public RcuDomain(string name)
     {
-        _gracePeriod = (PaddedCounter*)NativeMemory.AlignedAlloc((nuint)sizeof(PaddedCounter), PaddedCounter.CacheLineSize);
-        *_gracePeriod = default;
+        _gracePeriod = PaddedCounter.Allocate();
         _gracePeriod->Value = (1L << RcuThreadRecord.NestingBits) | 1;
         Callbacks = new RcuCallbackQueue(this, name);
     }

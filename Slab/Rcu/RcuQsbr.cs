@@ -37,7 +37,7 @@ public static unsafe class RcuQsbr
     public static bool IsRegistered => t_record is not null;
 
     /// <summary>Whether the calling thread is registered and online.</summary>
-    public static bool IsOnline => t_record?.IsActive ?? false;
+    public static bool IsOnline => RcuThreadCounters.Qsbr != null && RcuThreadRecord.IsInSection(RcuThreadCounters.Qsbr);
 
     /// <summary>Registers the calling thread as a reader, online (<c>rcu_register_thread</c>).</summary>
     /// <exception cref="InvalidOperationException">The thread is already registered.</exception>
@@ -49,43 +49,33 @@ public static unsafe class RcuQsbr
         }
 
         var record = new RcuThreadRecord();
-        MarkOnline(record);
+        MarkOnline(record.Counter);
         s_domain.Register(record);
         t_record = record;
+        RcuThreadCounters.Qsbr = record.Counter;
     }
 
     /// <summary>Unregisters the calling thread (<c>rcu_unregister_thread</c>); it must hold no references.</summary>
     public static void Unregister()
     {
-        RcuThreadRecord record = Record(nameof(Unregister));
-        MarkOffline(record);
+        RcuThreadRecord record = t_record ?? throw NotRegistered(nameof(Unregister));
+        MarkOffline(record.Counter);
         s_domain.Unregister(record);
         t_record = null;
+        RcuThreadCounters.Qsbr = null;
     }
 
     /// <summary>
     /// Reports that the calling thread holds no reference obtained before this point (<c>rcu_quiescent_state</c>).
     /// If the thread is offline this also brings it online.
     /// </summary>
-    public static void QuiescentState()
-    {
-        RcuThreadRecord record = Record(nameof(QuiescentState));
-        MarkOnline(record);
-    }
+    public static void QuiescentState() => MarkOnline(Counter(nameof(QuiescentState)));
 
     /// <summary>Takes the calling thread offline, for example before it blocks (<c>rcu_thread_offline</c>).</summary>
-    public static void Offline()
-    {
-        RcuThreadRecord record = Record(nameof(Offline));
-        MarkOffline(record);
-    }
+    public static void Offline() => MarkOffline(Counter(nameof(Offline)));
 
     /// <summary>Brings the calling thread back online (<c>rcu_thread_online</c>).</summary>
-    public static void Online()
-    {
-        RcuThreadRecord record = Record(nameof(Online));
-        MarkOnline(record);
-    }
+    public static void Online() => MarkOnline(Counter(nameof(Online)));
 
     /// <summary>
     /// Waits for a grace period: until every thread that was online when this call began has reported a quiescent
@@ -105,11 +95,11 @@ public static unsafe class RcuQsbr
 
     private static void WhileOffline(Action wait)
     {
-        RcuThreadRecord? record = t_record;
-        bool wasOnline = record?.IsActive ?? false;
+        PaddedCounter* counter = RcuThreadCounters.Qsbr;
+        bool wasOnline = counter != null && RcuThreadRecord.IsInSection(counter);
         if (wasOnline)
         {
-            MarkOffline(record!);
+            MarkOffline(counter);
         }
 
         try
@@ -120,22 +110,35 @@ public static unsafe class RcuQsbr
         {
             if (wasOnline)
             {
-                MarkOnline(record!);
+                MarkOnline(counter);
             }
         }
     }
 
     /// <summary>
-    /// Copies the current grace-period word into <paramref name="record"/>: its thread is online and has passed a
+    /// Copies the current grace-period word into <paramref name="counter"/>: its thread is online and has passed a
     /// quiescent state, so grace periods that began before this store no longer wait for it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MarkOnline(RcuThreadRecord record) =>
-        Volatile.Write(ref record.Counter.Value, Volatile.Read(ref *s_gracePeriodWord));
+    private static void MarkOnline(PaddedCounter* counter) =>
+        Volatile.Write(ref counter->Value, Volatile.Read(ref *s_gracePeriodWord));
 
-    /// <summary>Clears <paramref name="record"/>'s counter: its thread is offline and no grace period waits for it.</summary>
-    private static void MarkOffline(RcuThreadRecord record) => Volatile.Write(ref record.Counter.Value, 0);
+    /// <summary>Clears <paramref name="counter"/>: its thread is offline and no grace period waits for it.</summary>
+    private static void MarkOffline(PaddedCounter* counter) => Volatile.Write(ref counter->Value, 0);
 
-    private static RcuThreadRecord Record(string operation) =>
-        t_record ?? throw new InvalidOperationException($"RcuQsbr.{operation}: this thread is not registered; call RcuQsbr.Register first.");
+    /// <summary>The calling thread's counter; throws if the thread is not registered.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static PaddedCounter* Counter(string operation)
+    {
+        PaddedCounter* counter = RcuThreadCounters.Qsbr;
+        if (counter == null)
+        {
+            throw NotRegistered(operation);
+        }
+
+        return counter;
+    }
+
+    private static InvalidOperationException NotRegistered(string operation) =>
+        new($"RcuQsbr.{operation}: this thread is not registered; call RcuQsbr.Register first.");
 }

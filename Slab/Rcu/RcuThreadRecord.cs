@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
@@ -10,37 +11,52 @@ namespace Slab;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Layout of <see cref="Counter"/>: the low <see cref="NestingBits"/> bits count nested read-side sections
+/// Layout of the counter: the low <see cref="NestingBits"/> bits count nested read-side sections
 /// (<see cref="Rcu"/>) or say "online" (<see cref="RcuQsbr"/>, where an online thread counts as one long section);
 /// the high bits hold the grace-period number the thread last observed. The domain's global word has the same
 /// layout with a nesting of 1, so entering an outermost section is one copy of it.
 /// </para>
 /// <para>
-/// Protocol. Only the owner thread writes <see cref="Counter"/>, with a plain volatile store and no fence; a
-/// writer in <see cref="RcuDomain.Synchronize"/> reads it after forcing a full barrier on every running thread
+/// Protocol. Only the owner thread writes the counter, with a plain volatile store and no fence; a writer in
+/// <see cref="RcuDomain.Synchronize"/> reads it after forcing a full barrier on every running thread
 /// (<see cref="Interlocked.MemoryBarrierProcessWide"/>). A thread blocks a grace period while its nesting is
 /// non-zero and its grace-period number is older than the one the writer waits for, unless it has died.
 /// </para>
+/// <para>
+/// The counter lives in native memory, at an address that never moves, and the flavours keep that address in an
+/// unmanaged thread-static field: the runtime places such a field at a fixed offset from the thread's static
+/// block, so the read side reaches the counter with one load after the thread-local lookup, where a managed
+/// record would need two (the field, then the object) and a reload of both after each volatile store. This object
+/// owns the memory: the owner thread keeps it reachable while registered, the domain's registry while it may scan
+/// it, and the finalizer frees the counter once neither can.
+/// </para>
 /// </remarks>
-internal sealed class RcuThreadRecord
+internal sealed unsafe class RcuThreadRecord
 {
-    /// <summary>Bits of <see cref="Counter"/> that count nesting.</summary>
+    /// <summary>Bits of the counter that count nesting.</summary>
     public const int NestingBits = 16;
 
     /// <summary>Mask of the nesting bits.</summary>
     public const long NestingMask = (1L << NestingBits) - 1;
 
-    /// <summary>The record of the calling thread.</summary>
-    public RcuThreadRecord() => Owner = Thread.CurrentThread;
+    /// <summary>The record of the calling thread, its counter zero (outside any section, offline).</summary>
+    public RcuThreadRecord()
+    {
+        Owner = Thread.CurrentThread;
+        Counter = PaddedCounter.Allocate();
+    }
+
+    /// <summary>Frees the counter: nothing can reach this record any more, so nothing reads the counter.</summary>
+    ~RcuThreadRecord() => PaddedCounter.Free(Counter);
 
     /// <summary>The nesting count and grace-period snapshot, alone on its cache lines.</summary>
-    public PaddedCounter Counter;
+    public PaddedCounter* Counter { get; }
 
     /// <summary>The thread this record belongs to; a dead owner never blocks a grace period.</summary>
-    public readonly Thread Owner;
+    public Thread Owner { get; }
 
-    /// <summary>Whether the owner is inside a read-side section (or online, for QSBR).</summary>
-    public bool IsActive => (Volatile.Read(ref Counter.Value) & NestingMask) != 0;
+    /// <summary>Whether <paramref name="counter"/> says its thread is inside a read-side section (or online).</summary>
+    public static bool IsInSection(PaddedCounter* counter) => (Volatile.Read(ref counter->Value) & NestingMask) != 0;
 
     /// <summary>
     /// Enters a read-side section: the outermost entry copies the domain's grace-period word
@@ -50,12 +66,12 @@ internal sealed class RcuThreadRecord
     /// store). Store-load reordering by the hardware is the writer's business: its process-wide barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ReadLock(ref long gracePeriodWord)
+    public static void ReadLock(PaddedCounter* counter, long* gracePeriodWord)
     {
-        long value = Counter.Value;
+        long value = counter->Value;
         if ((value & NestingMask) == 0)
         {
-            value = Volatile.Read(ref gracePeriodWord);
+            value = Volatile.Read(ref *gracePeriodWord);
         }
         else if ((value & NestingMask) == NestingMask)
         {
@@ -66,32 +82,35 @@ internal sealed class RcuThreadRecord
             value++;
         }
 
-        Volatile.Write(ref Counter.Value, value);
+        Volatile.Write(ref counter->Value, value);
     }
 
     /// <summary>Leaves a read-side section; the release store keeps the section's loads before it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ReadUnlock()
+    public static void ReadUnlock(PaddedCounter* counter)
     {
-        long value = Counter.Value;
+        long value = counter->Value;
         if ((value & NestingMask) == 0)
         {
             ThrowUnbalanced();
         }
 
-        Volatile.Write(ref Counter.Value, value - 1);
+        Volatile.Write(ref counter->Value, value - 1);
     }
 
     /// <summary>Whether this record holds up a grace period whose word is <paramref name="target"/>.</summary>
     public bool Blocks(long target)
     {
-        long value = Volatile.Read(ref Counter.Value);
+        long value = Volatile.Read(ref Counter->Value);
         return (value & NestingMask) != 0 && value < target;
     }
 
+    [DoesNotReturn]
     private static void ThrowNestingOverflow() =>
         throw new InvalidOperationException($"RCU read-side sections are nested more than {NestingMask} deep.");
 
-    private static void ThrowUnbalanced() =>
+    /// <summary>Throws the error of a <see cref="Rcu.ReadUnlock"/> with no section to leave.</summary>
+    [DoesNotReturn]
+    public static void ThrowUnbalanced() =>
         throw new InvalidOperationException("Rcu.ReadUnlock without a matching Rcu.ReadLock on this thread.");
 }

@@ -104,6 +104,83 @@ public class RcuTests
     }
 
     [Test]
+    public void UnlockOnAThreadThatNeverReadIsRejectedAndLeavesItUsable()
+    {
+        Exception? neverRead = null;
+        Exception? afterASection = null;
+        bool inSectionAfterwards = true;
+        var thread = new Thread(() =>
+        {
+            neverRead = Catch(Rcu.ReadUnlock);
+            Rcu.ReadLock();
+            Rcu.ReadUnlock();
+            afterASection = Catch(Rcu.ReadUnlock);
+            inSectionAfterwards = Rcu.IsInReadSection;
+        });
+        thread.Start();
+        thread.Join();
+        Assert.That(neverRead, Is.TypeOf<InvalidOperationException>().With.Message.Contains("without a matching"));
+        Assert.That(afterASection, Is.TypeOf<InvalidOperationException>().With.Message.Contains("without a matching"));
+        Assert.That(inSectionAfterwards, Is.False);
+    }
+
+    [Test]
+    public void AScopeNotMadeByReadIsRejected()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => default(RcuReadScope).Dispose());
+        Assert.That(e!.Message, Does.Contain("not created by Rcu.Read()"));
+    }
+
+    [Test]
+    public void ThreadsComingAndGoingNeverHoldUpGracePeriods()
+    {
+        // Each round's threads register, some die inside a section; their records are dropped by a later grace
+        // period and their counters freed by the finalizer, while new threads keep registering.
+        for (int round = 0; round < 8; round++)
+        {
+            var threads = new List<Thread>();
+            for (int i = 0; i < 16; i++)
+            {
+                bool dieInside = i % 4 == 0;
+                threads.Add(new Thread(() =>
+                {
+                    Rcu.ReadLock();
+                    if (!dieInside)
+                    {
+                        Rcu.ReadUnlock();
+                    }
+                }));
+            }
+
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+            Assert.That(Task.Run(Rcu.Synchronize).Wait(s_guard), Is.True, $"round {round}");
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        using (Rcu.Read())
+        {
+            Assert.That(Rcu.IsInReadSection, Is.True);
+        }
+
+        Assert.That(Task.Run(Rcu.Synchronize).Wait(s_guard), Is.True);
+    }
+
+    private static Exception? Catch(Action action)
+    {
+        try
+        {
+            action();
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+    }
+
+    [Test]
     public void SynchronizeAndBarrierInsideASectionAreRejected()
     {
         Rcu.ReadLock();
