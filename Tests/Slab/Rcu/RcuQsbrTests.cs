@@ -29,9 +29,7 @@ public class RcuQsbrTests
         vcpu.Start();
         registered.Wait();
 
-        long before = RcuQsbr.GracePeriodWord;
-        Task synchronize = Task.Run(RcuQsbr.Synchronize);
-        SpinWait.SpinUntil(() => RcuQsbr.GracePeriodWord != before);
+        Task synchronize = GracePeriods.Begin(() => RcuQsbr.GracePeriodWord, RcuQsbr.Synchronize);
         Assert.That(synchronize.Wait(100), Is.False, "an online thread that reported nothing holds the grace period");
         report.Set();
         Assert.That(synchronize.Wait(s_guard), Is.True);

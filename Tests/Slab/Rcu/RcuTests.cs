@@ -16,61 +16,21 @@ public class RcuTests
     [Test]
     public void SynchronizeWaitsForAReaderThatStartedBeforeIt()
     {
-        using var inside = new ManualResetEventSlim();
-        using var leave = new ManualResetEventSlim();
-        var reader = new Thread(() =>
-        {
-            Rcu.ReadLock();
-            inside.Set();
-            leave.Wait();
-            Rcu.ReadUnlock();
-        });
-        reader.Start();
-        inside.Wait();
-
-        long before = Rcu.GracePeriodWord;
-        Task synchronize = Task.Run(Rcu.Synchronize);
-        SpinWait.SpinUntil(() => Rcu.GracePeriodWord != before);
+        using HeldReader reader = HeldReader.InRcuSection();
+        Task synchronize = GracePeriods.BeginRcuSynchronize();
         Assert.That(synchronize.Wait(100), Is.False, "the grace period began and must wait for the reader");
-        leave.Set();
+        reader.Release();
         Assert.That(synchronize.Wait(s_guard), Is.True);
-        reader.Join();
     }
 
     [Test]
     public void SynchronizeDoesNotWaitForAReaderThatStartedAfterIt()
     {
-        using var blocker = new ManualResetEventSlim();
-        using var earlyInside = new ManualResetEventSlim();
-        using var lateInside = new ManualResetEventSlim();
-        using var lateLeave = new ManualResetEventSlim();
-        var early = new Thread(() =>
-        {
-            Rcu.ReadLock();
-            earlyInside.Set();
-            blocker.Wait();
-            Rcu.ReadUnlock();
-        });
-        early.Start();
-        earlyInside.Wait();
-
-        long before = Rcu.GracePeriodWord;
-        Task synchronize = Task.Run(Rcu.Synchronize);
-        SpinWait.SpinUntil(() => Rcu.GracePeriodWord != before);
-        var late = new Thread(() =>
-        {
-            Rcu.ReadLock();
-            lateInside.Set();
-            lateLeave.Wait();
-            Rcu.ReadUnlock();
-        });
-        late.Start();
-        lateInside.Wait();
-        blocker.Set();
+        using HeldReader early = HeldReader.InRcuSection();
+        Task synchronize = GracePeriods.BeginRcuSynchronize();
+        using HeldReader late = HeldReader.InRcuSection();
+        early.Release();
         Assert.That(synchronize.Wait(s_guard), Is.True, "a reader that began after the grace period must not hold it up");
-        lateLeave.Set();
-        early.Join();
-        late.Join();
     }
 
     [Test]
@@ -199,14 +159,9 @@ public class RcuTests
     public void CallbacksRunAfterTheGracePeriodInQueueOrder()
     {
         var order = new List<int>();
-        using var inside = new ManualResetEventSlim();
-        using var leave = new ManualResetEventSlim();
         bool ranWhileReaderInside = false;
-        var reader = new Thread(() =>
+        using var reader = new HeldReader(Rcu.ReadLock, () =>
         {
-            Rcu.ReadLock();
-            inside.Set();
-            leave.Wait();
             lock (order)
             {
                 ranWhileReaderInside = order.Count != 0;
@@ -214,8 +169,6 @@ public class RcuTests
 
             Rcu.ReadUnlock();
         });
-        reader.Start();
-        inside.Wait();
 
         long before = Rcu.GracePeriodWord;
         for (int i = 0; i < 1000; i++)
@@ -233,9 +186,8 @@ public class RcuTests
         Task barrier = Task.Run(Rcu.Barrier);
         SpinWait.SpinUntil(() => Rcu.GracePeriodWord != before);
         Assert.That(barrier.Wait(100), Is.False, "the callbacks wait for the reader");
-        leave.Set();
+        reader.Release();
         Assert.That(barrier.Wait(s_guard), Is.True);
-        reader.Join();
         Assert.That(ranWhileReaderInside, Is.False);
         Assert.That(order, Is.EqualTo(Enumerate(1000)));
     }

@@ -75,22 +75,10 @@ public unsafe class TypesafeByRcuTests
         using SlabCache<Vma192> cache = NewCache("kfree_rcu");
         Vma192* obj = cache.Alloc();
         obj->Key = 7;
-        using var inside = new ManualResetEventSlim();
-        using var leave = new ManualResetEventSlim();
-        var reader = new Thread(() =>
-        {
-            Rcu.ReadLock();
-            inside.Set();
-            leave.Wait();
-            Rcu.ReadUnlock();
-        });
-        reader.Start();
-        inside.Wait();
-
+        using HeldReader reader = HeldReader.InRcuSection();
         cache.FreeRcu(obj);
         Assert.That(cache.Info.ActiveObjects, Is.EqualTo(1), "not freed while a reader may hold it");
-        leave.Set();
-        reader.Join();
+        reader.Release();
         Rcu.Barrier();
         Assert.That(cache.Info.ActiveObjects, Is.Zero);
     }
