@@ -138,10 +138,7 @@ public sealed unsafe class VmaTreeTests
         // Ascending appends push slots into the left sibling before splitting, as mmap's top-down or bottom-up
         // placement produces them, so leaves end up nearly full rather than half full.
         const int ranges = 20000;
-        for (int i = 0; i < ranges; i++)
-        {
-            Store((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page, i % 64);
-        }
+        StoreEveryOtherPage(_tree, ranges);
 
         _tree.Validate();
         int slots = (2 * ranges) + 1;
@@ -264,10 +261,7 @@ public sealed unsafe class VmaTreeTests
     public void ThePoolKeepsTheWorstCaseAndReturnsTheRest()
     {
         long before = ActiveNodes();
-        for (int i = 0; i < 3000; i++)
-        {
-            Store((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page, i % 64);
-        }
+        StoreEveryOtherPage(_tree, 3000);
 
         Assert.That(_tree.Preallocate(0, Page), Is.True);
         int worstCase = (3 * _tree.Height) + 1;
@@ -295,10 +289,7 @@ public sealed unsafe class VmaTreeTests
     public void ReplacedNodesAreReusedAfterTheirGracePeriod()
     {
         long before = ActiveNodes();
-        for (int i = 0; i < 3000; i++)
-        {
-            Store((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page, i % 64);
-        }
+        StoreEveryOtherPage(_tree, 3000);
 
         // After a grace period every replaced node can be reused: a store that rewrites one leaf (a range grown over
         // part of the gap after it) retires the old leaf into the ring, and the next preallocation takes a node from
@@ -333,11 +324,7 @@ public sealed unsafe class VmaTreeTests
     {
         long before = ActiveNodes();
         var tree = new VmaTree();
-        for (int i = 0; i < 20000; i++)
-        {
-            Assert.That(tree.Preallocate((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page), Is.True);
-            tree.Store((ulong)i * 2 * Page, ((ulong)i * 2 * Page) + Page, _vmas[i % 64]);
-        }
+        StoreEveryOtherPage(tree, 20000);
 
         Assert.That(ActiveNodes(), Is.GreaterThan(before + tree.NodeCount - 1));
         tree.Dispose();
@@ -359,10 +346,25 @@ public sealed unsafe class VmaTreeTests
         return VmaTree.NodeCacheInfo.ActiveObjects;
     }
 
-    private void Store(ulong start, ulong end, int id)
+    private void Store(ulong start, ulong end, int id) => Store(_tree, start, end, id);
+
+    private void Store(VmaTree tree, ulong start, ulong end, int id)
     {
-        Assert.That(_tree.Preallocate(start, end), Is.True);
-        _tree.Store(start, end, _vmas[id]);
+        Assert.That(tree.Preallocate(start, end), Is.True);
+        tree.Store(start, end, _vmas[id]);
+    }
+
+    /// <summary>
+    /// Stores <paramref name="ranges"/> one-page ranges from address 0, each followed by a one-page gap, their VMAs
+    /// cycling through the 64 test VMAs.
+    /// </summary>
+    private void StoreEveryOtherPage(VmaTree tree, int ranges)
+    {
+        for (int i = 0; i < ranges; i++)
+        {
+            ulong start = (ulong)i * 2 * Page;
+            Store(tree, start, start + Page, i % 64);
+        }
     }
 
     private List<ModelRange> Contents()
