@@ -57,7 +57,7 @@ public static unsafe class Rcu
     internal static long GracePeriodWord => s_domain.GracePeriodWord;
 
     /// <summary>Whether the calling thread is inside a read-side section.</summary>
-    public static bool IsInReadSection => RcuThreadCounters.Memb != null && RcuThreadRecord.IsInSection(RcuThreadCounters.Memb);
+    public static bool IsInReadSection => RcuThreadRecord.IsInSection(RcuThreadCounters.Memb);
 
     /// <summary>
     /// Waits for a grace period (<c>synchronize_rcu</c>): until every read-side section that began before this call

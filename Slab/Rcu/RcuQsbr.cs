@@ -37,7 +37,7 @@ public static unsafe class RcuQsbr
     public static bool IsRegistered => t_record is not null;
 
     /// <summary>Whether the calling thread is registered and online.</summary>
-    public static bool IsOnline => RcuThreadCounters.Qsbr != null && RcuThreadRecord.IsInSection(RcuThreadCounters.Qsbr);
+    public static bool IsOnline => RcuThreadRecord.IsInSection(RcuThreadCounters.Qsbr);
 
     /// <summary>Registers the calling thread as a reader, online (<c>rcu_register_thread</c>).</summary>
     /// <exception cref="InvalidOperationException">The thread is already registered.</exception>
@@ -96,7 +96,7 @@ public static unsafe class RcuQsbr
     private static void WhileOffline(Action wait)
     {
         PaddedCounter* counter = RcuThreadCounters.Qsbr;
-        bool wasOnline = counter != null && RcuThreadRecord.IsInSection(counter);
+        bool wasOnline = RcuThreadRecord.IsInSection(counter);
         if (wasOnline)
         {
             MarkOffline(counter);

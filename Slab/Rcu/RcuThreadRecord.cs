@@ -27,8 +27,9 @@ namespace Slab;
 /// unmanaged thread-static field: the runtime places such a field at a fixed offset from the thread's static
 /// block, so the read side reaches the counter with one load after the thread-local lookup, where a managed
 /// record would need two (the field, then the object) and a reload of both after each volatile store. This object
-/// owns the memory: the owner thread keeps it reachable while registered, the domain's registry while it may scan
-/// it, and the finalizer frees the counter once neither can.
+/// owns the memory: the domain's registry keeps it reachable while it is registered and its owner lives (and a
+/// writer's snapshot of the registry while the writer scans it), and the finalizer frees the counter once nothing
+/// can reach it; by then the owner has died or unregistered, so no thread-static pointer uses the counter either.
 /// </para>
 /// </remarks>
 internal sealed unsafe class RcuThreadRecord
@@ -55,8 +56,12 @@ internal sealed unsafe class RcuThreadRecord
     /// <summary>The thread this record belongs to; a dead owner never blocks a grace period.</summary>
     public Thread Owner { get; }
 
-    /// <summary>Whether <paramref name="counter"/> says its thread is inside a read-side section (or online).</summary>
-    public static bool IsInSection(PaddedCounter* counter) => (Volatile.Read(ref counter->Value) & NestingMask) != 0;
+    /// <summary>
+    /// Whether <paramref name="counter"/> says its thread is inside a read-side section (or online); false for a null
+    /// counter, that of a thread not registered with the flavour.
+    /// </summary>
+    public static bool IsInSection(PaddedCounter* counter) =>
+        counter != null && (Volatile.Read(ref counter->Value) & NestingMask) != 0;
 
     /// <summary>
     /// Enters a read-side section: the outermost entry copies the domain's grace-period word
