@@ -236,8 +236,9 @@ public unsafe class VmaTreeBenchmarks
     /// <summary>
     /// FindVma's latency rather than its throughput: each address depends on the previous lookup's result (through
     /// <see cref="_chainMask"/>), so successive lookups cannot overlap their cache misses as they do in
-    /// <see cref="TreeLoad"/>. The locked increment of <see cref="LockVmaUnderRcu"/> serialises its lookups the same
-    /// way, which makes this the FindVma to read its "at most FindVma + 15 ns" goal against.
+    /// <see cref="TreeLoad"/>. Not a peer: the yardstick for one page fault's lookup on its own. The lock path's
+    /// locked increment does not serialise its lookups this way: <see cref="LockVmaUnderRcu"/> still overlaps the
+    /// misses of successive lookups, though less than <see cref="TreeLoad"/> does.
     /// </summary>
     [BenchmarkCategory("LockVma"), Benchmark(OperationsPerInvoke = Queries)]
     public nint TreeLoadChained()
