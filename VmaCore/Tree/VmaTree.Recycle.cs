@@ -19,15 +19,17 @@ namespace VmaCore.Tree;
 /// <see cref="_recycleSafe"/> only grows. The writer takes nodes from <see cref="_recycleTail"/> up to the safe
 /// position (acquire load); only the writer touches the ring's entries and the head and tail. When the ring lacks
 /// room for a store's worst case, <see cref="Preallocate"/> doubles it, up to <see cref="RecycleMaxCapacity"/>
-/// nodes; a node retired into a full ring is freed to the slab with <c>kfree_rcu</c> instead. <see cref="ReleasePreallocated"/> and <see cref="Dispose"/> give the ring's nodes back
-/// to the slab (after their grace period).
+/// nodes; a node retired into a full ring is freed to the slab with <c>kfree_rcu</c> instead.
+/// <see cref="ReleasePreallocated"/> and <see cref="Dispose"/> give the ring's nodes back to the slab (after their
+/// grace period).
 /// </para>
 /// <para>
 /// Idle trim: a burst of stores leaves up to a grace period's worth of nodes in the ring. When the callback that runs
 /// is the last one queued (no store for a whole grace period), the RCU thread takes mmap_lock for write without
 /// waiting, becoming the writer for a moment, and frees the ring's nodes beyond <see cref="RecycleIdleReserve"/>
 /// (see <see cref="TrimIfIdle"/>); if anyone holds mmap_lock it queues itself again for the next grace period, and
-/// a store in between makes that callback no longer the last one. <see cref="_trimGate"/> orders the trim against <see cref="Dispose"/>, after which the lock may be gone.
+/// a store in between makes that callback no longer the last one. <see cref="_trimGate"/> orders the trim against
+/// <see cref="Dispose"/>, after which the lock may be gone.
 /// </para>
 /// </remarks>
 internal sealed unsafe partial class VmaTree : IRcuCallback
@@ -90,8 +92,8 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     /// <summary>
     /// On the RCU thread: frees the ring's nodes beyond <see cref="RecycleIdleReserve"/> and shrinks the ring back
     /// to its first capacity, if still no store has queued a callback after <paramref name="queued"/>; when
-    /// mmap_lock is held, tries again after another grace period. Holding mmap_lock for write makes this thread the writer, so it may touch the
-    /// writer-only ring; it starts no write section, as it changes no VMA.
+    /// mmap_lock is held, tries again after another grace period. Holding mmap_lock for write makes this thread the
+    /// writer, so it may touch the writer-only ring; it starts no write section, as it changes no VMA.
     /// </summary>
     private void TrimIfIdle(ulong queued)
     {
