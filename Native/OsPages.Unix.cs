@@ -2,7 +2,7 @@ using System;
 using System.Runtime.InteropServices;
 using Mono.Unix.Native;
 
-namespace Native;
+namespace VmaEngine.Native;
 
 public static unsafe partial class OsPages
 {

@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 
-namespace Native;
+namespace VmaEngine.Native;
 
 public static unsafe partial class OsPages
 {

@@ -1,7 +1,7 @@
 using System;
 using System.Numerics;
 
-namespace Native;
+namespace VmaEngine.Native;
 
 /// <summary>
 /// Pages from the operating system. <see cref="Reserve"/> takes a naturally aligned range of address space

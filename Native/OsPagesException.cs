@@ -1,6 +1,6 @@
 using System;
 
-namespace Native;
+namespace VmaEngine.Native;
 
 /// <summary>
 /// The operating system refused a page operation (a mapping, a protection change, a release).

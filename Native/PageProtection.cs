@@ -1,4 +1,4 @@
-namespace Native;
+namespace VmaEngine.Native;
 
 /// <summary>The access a range of committed pages allows.</summary>
 public enum PageProtection

@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 
-namespace Native;
+namespace VmaEngine.Native;
 
 /// <summary>
 /// A reserved range of address space, owned: it is released exactly once, by <see cref="IDisposable.Dispose"/>

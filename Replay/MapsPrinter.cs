@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using System.IO;
 using System.Text;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Replay;
 

@@ -1,6 +1,6 @@
 using System;
 using System.IO;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Replay;
 

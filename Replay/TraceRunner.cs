@@ -2,8 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using Replay.Trace;
-using VmaCore;
-using VmaCore.Files;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Files;
 
 namespace Replay;
 

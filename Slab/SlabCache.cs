@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// A cache of <typeparamref name="T"/> objects carved from slabs (the kernel's <c>kmem_cache</c>, modelled on

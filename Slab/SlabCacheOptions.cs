@@ -1,4 +1,4 @@
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>How a <see cref="SlabCache{T}"/> lays out and treats its objects.</summary>
 public sealed class SlabCacheOptions

@@ -1,6 +1,6 @@
 using System;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>Behaviour switches of a <see cref="SlabCache{T}"/> (the kernel's SLAB_* cache flags).</summary>
 [Flags]

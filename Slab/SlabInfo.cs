@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>A cache's figures, as one line of <c>/proc/slabinfo</c> reports them.</summary>
 /// <param name="Name">The cache name.</param>

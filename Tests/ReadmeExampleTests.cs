@@ -2,7 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using NUnit.Framework;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Tests;
 

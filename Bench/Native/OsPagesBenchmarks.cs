@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
-using Native;
+using VmaEngine.Native;
 
 namespace Bench.Native;
 

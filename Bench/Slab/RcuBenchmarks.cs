@@ -1,7 +1,7 @@
 using System.Threading;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Bench.Slab;
 

@@ -4,7 +4,7 @@ using System.Threading;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Microsoft.Extensions.ObjectPool;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Bench.Slab;
 

@@ -2,7 +2,7 @@ using System;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Mono.Unix.Native;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Bench.VmaCore;
 
@@ -47,7 +47,7 @@ public unsafe class VmaMergeBenchmarks
         for (int i = 0; i < Vmas; i++)
         {
             Prot prot = i % 2 == 0 ? Prot.Read | Prot.Write : Prot.Read;
-            Check(_space.Mmap(Base + ((ulong)i * UnitPages * Page), 3 * Page, prot, EngineFixed, out _) == global::VmaCore.Errno.None, "engine layout");
+            Check(_space.Mmap(Base + ((ulong)i * UnitPages * Page), 3 * Page, prot, EngineFixed, out _) == global::VmaEngine.Vma.Errno.None, "engine layout");
         }
 
         _engineTarget = Base + ((ulong)(Vmas / 2 & ~1) * UnitPages * Page);

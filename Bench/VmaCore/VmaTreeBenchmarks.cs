@@ -5,9 +5,9 @@ using System.Runtime.InteropServices;
 using System.Threading;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
-using VmaCore;
-using VmaCore.Locking;
-using VmaCore.Tree;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Tree;
 
 namespace Bench.VmaCore;
 

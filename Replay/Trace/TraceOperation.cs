@@ -1,4 +1,4 @@
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Replay.Trace;
 

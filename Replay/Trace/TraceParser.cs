@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Replay.Trace;
 
@@ -232,15 +232,15 @@ public static class TraceParser
         /// <summary>PROT: r, w and x at most once each, in any order, with '-' placeholders; never empty.</summary>
         public Prot Prot(string token)
         {
-            VmaCore.Prot prot = VmaCore.Prot.None;
+            VmaEngine.Vma.Prot prot = VmaEngine.Vma.Prot.None;
             foreach (char c in token)
             {
-                VmaCore.Prot bit = c switch
+                VmaEngine.Vma.Prot bit = c switch
                 {
-                    'r' => VmaCore.Prot.Read,
-                    'w' => VmaCore.Prot.Write,
-                    'x' => VmaCore.Prot.Exec,
-                    '-' => VmaCore.Prot.None,
+                    'r' => VmaEngine.Vma.Prot.Read,
+                    'w' => VmaEngine.Vma.Prot.Write,
+                    'x' => VmaEngine.Vma.Prot.Exec,
+                    '-' => VmaEngine.Vma.Prot.None,
                     _ => throw Fail("bad PROT", token),
                 };
                 if ((prot & bit) != 0)

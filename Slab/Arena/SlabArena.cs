@@ -1,8 +1,8 @@
 using System;
 using System.Diagnostics;
-using Native;
+using VmaEngine.Native;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// A naturally aligned 2 MiB range of address space (<see cref="SlabGeometry.ArenaSize"/>) reserved from the OS

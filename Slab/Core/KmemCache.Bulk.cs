@@ -1,6 +1,6 @@
 using System;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// <c>kmem_cache_alloc_bulk</c> and <c>kmem_cache_free_bulk</c>: one look-up of the calling thread's magazines for

@@ -1,6 +1,6 @@
 using System;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The alloc and free paths of a debug cache: one object at a time under the slab lock, with every check of

@@ -1,6 +1,6 @@
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// Everything a cache defers to an RCU grace period: <see cref="FreeRcu"/> (<c>kfree_rcu</c>), and, for

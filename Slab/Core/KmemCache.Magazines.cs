@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The slow paths of the magazine layer (Bonwick and Adams' algorithm): when the loaded magazine runs out or

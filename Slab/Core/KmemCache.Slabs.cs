@@ -1,9 +1,9 @@
 using System;
 using System.Diagnostics;
 using System.Threading;
-using Native;
+using VmaEngine.Native;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>The slab layer: carving new slabs, moving objects between slabs and magazines, returning memory.</summary>
 internal sealed unsafe partial class KmemCache

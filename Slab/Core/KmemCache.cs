@@ -5,7 +5,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The engine of a slab cache (the kernel's <c>struct kmem_cache</c>), in bytes; <see cref="SlabCache{T}"/> is its

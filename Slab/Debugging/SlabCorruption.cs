@@ -1,6 +1,6 @@
 using System;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The errors of a debug cache (<see cref="SlabFlags.Debug"/>). Each detection throws a plain

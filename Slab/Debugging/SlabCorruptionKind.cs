@@ -1,4 +1,4 @@
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>What a debug cache found wrong (see <see cref="SlabFlags.Debug"/>).</summary>
 public enum SlabCorruptionKind

@@ -1,6 +1,6 @@
 using System;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The checks of a debug cache (<see cref="SlabFlags.Debug"/>), in the manner of SLUB's <c>slub_debug=FPZ</c>

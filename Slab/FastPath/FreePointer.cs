@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// Reads and writes the free-list link a free object keeps inside its slot, at the cache's free pointer offset

@@ -2,7 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// A cache's depot of full magazines, shared by all threads (Bonwick and Adams' depot; the old SLAB allocator's

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// One thread's free objects of one cache: two magazines, each a chain of free objects linked through their free

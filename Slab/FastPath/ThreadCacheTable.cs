@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The calling thread's <see cref="ThreadCache"/> of every cache, indexed by the cache's small

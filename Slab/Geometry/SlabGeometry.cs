@@ -1,9 +1,9 @@
 using System;
 using System.Diagnostics;
 using System.Numerics;
-using Native;
+using VmaEngine.Native;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The layout of a cache's objects and slabs, computed once when the cache is created: where the free pointer

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The metadata of one slab (the kernel keeps it in <c>struct slab</c>, overlaid on the slab's <c>struct page</c>;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// A doubly linked list of slabs through <see cref="SlabHeader.Next"/> and <see cref="SlabHeader.Prev"/> (the

@@ -1,4 +1,4 @@
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>The life of a slab inside its cache.</summary>
 internal enum SlabState

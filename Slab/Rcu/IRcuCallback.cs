@@ -1,4 +1,4 @@
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// A callback object for <see cref="Rcu.Call(IRcuCallback, nint)"/>: one object serves many deferred calls, each

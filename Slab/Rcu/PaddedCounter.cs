@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// A 64-bit counter alone on its cache lines, so that a counter one thread writes often does not share a line

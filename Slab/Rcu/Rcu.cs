@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// User-space read-copy-update, the memory-barrier flavour (liburcu's <c>urcu-memb</c>): readers pay a

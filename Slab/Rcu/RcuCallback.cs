@@ -1,7 +1,7 @@
 using System;
 using System.Diagnostics;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>One queued callback: an <see cref="Action"/>, or an <see cref="IRcuCallback"/> with its argument.</summary>
 internal readonly struct RcuCallback

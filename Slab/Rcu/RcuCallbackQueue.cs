@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The callbacks of one RCU domain waiting for a grace period (<c>call_rcu</c>, <c>rcu_barrier</c>), run in the

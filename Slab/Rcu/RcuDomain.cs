@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The grace-period machinery shared by the two RCU flavours: a global grace-period word, the registry of

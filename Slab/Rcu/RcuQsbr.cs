@@ -2,7 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// User-space RCU, the quiescent-state-based flavour (liburcu's <c>urcu-qsbr</c>): for hosts whose threads pass

@@ -1,7 +1,7 @@
 using System;
 using System.Diagnostics;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// A read-side section of <see cref="Rcu"/> as a <c>using</c> scope: <see cref="Rcu.Read"/> enters it,

@@ -1,6 +1,6 @@
 using System;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The calling thread's counter in each RCU flavour (its <see cref="RcuThreadRecord.Counter"/>), null until the

@@ -3,7 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// A thread's registration with an RCU flavour (liburcu's <c>struct urcu_reader</c>): one word,

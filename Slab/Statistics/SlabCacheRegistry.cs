@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using System.Threading;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// Every cache of the process that still holds memory (the kernel's <c>slab_caches</c> list): the source of

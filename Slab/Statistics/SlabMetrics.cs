@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 
-namespace Slab;
+namespace VmaEngine.Slab;
 
 /// <summary>
 /// The figures of <see cref="SlabInfo"/> for every cache, published through <see cref="System.Diagnostics.Metrics"/>
@@ -12,7 +12,7 @@ namespace Slab;
 public static class SlabMetrics
 {
     /// <summary>The meter's name.</summary>
-    public const string MeterName = "Slab";
+    public const string MeterName = "VmaEngine.Slab";
 
     /// <summary>The tag that carries the cache name.</summary>
     public const string CacheTag = "cache";

@@ -1,6 +1,6 @@
 using System;
-using Native;
 using NUnit.Framework;
+using VmaEngine.Native;
 
 namespace Tests.Native;
 

@@ -2,7 +2,7 @@ using System;
 using System.IO;
 using NUnit.Framework;
 using Replay;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Tests.Replay;
 

@@ -1,7 +1,7 @@
 using System.IO;
 using NUnit.Framework;
 using Replay;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Tests.Replay;
 

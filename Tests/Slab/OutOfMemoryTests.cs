@@ -1,6 +1,6 @@
 using System;
 using NUnit.Framework;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Tests.Slab;
 

@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The reverse-mapping anchor of private anonymous pages (Linux v6.15 <c>struct anon_vma</c>,

@@ -1,6 +1,6 @@
-using Slab;
+using VmaEngine.Slab;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The slab caches of the anon_vma model (<c>anon_vma_cachep</c>, SLAB_TYPESAFE_BY_RCU as in the kernel, and

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// A link between a VMA and one anon_vma (Linux v6.15 <c>struct anon_vma_chain</c>): a VMA is on the list of every

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using VmaCore.Tree;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// <c>anon_vma_prepare</c> and <c>find_mergeable_anon_vma</c> (Linux v6.15 <c>mm/rmap.c</c>, <c>mm/vma.c</c>): giving a

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Threading;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The anon_vma side of Linux v6.15 <c>mm/rmap.c</c>: linking VMAs to anon_vmas through chains, cloning a VMA's

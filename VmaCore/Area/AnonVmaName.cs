@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// A name set with PR_SET_VMA_ANON_NAME (<c>struct anon_vma_name</c>): refcounted and shared between VMAs split

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>An intrusive doubly linked list node (<c>struct list_head</c>), 16 bytes.</summary>
 /// <remarks>

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// A NUMA memory policy (<c>struct mempolicy</c>): VMAs merge only with equal policies. Null is the default policy.

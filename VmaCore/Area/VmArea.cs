@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// A virtual memory area: Linux v6.15 <c>struct vm_area_struct</c>, field for field at the kernel's x86-64

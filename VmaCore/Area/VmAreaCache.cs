@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using Slab;
-using VmaCore.Locking;
+using VmaEngine.Slab;
+using VmaEngine.Vma.Locking;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The slab cache of VMAs (<c>vm_area_cachep</c>): SLAB_TYPESAFE_BY_RCU, 64-byte aligned, with the free pointer

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>What a <see cref="VmFile"/> is backed by.</summary>
 public enum VmFileKind

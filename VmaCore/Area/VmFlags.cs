@@ -1,6 +1,6 @@
 using System;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The bits of <c>vm_flags</c>, with the values of Linux v6.15 <c>include/linux/mm.h</c> on x86-64.

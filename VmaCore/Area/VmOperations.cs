@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The operations of a mapping (<c>struct vm_operations_struct</c>), reduced to the hooks that change VMA

@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>A userfaultfd context (<c>struct userfaultfd_ctx</c>): VMAs merge only with the same context.</summary>
 public struct VmUserfaultfdCtx

@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The <c>shared</c> member of vm_area_struct: the node that links a file-backed VMA into its file's interval

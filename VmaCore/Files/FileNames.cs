@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading;
 
-namespace VmaCore.Files;
+namespace VmaEngine.Vma.Files;
 
 /// <summary>
 /// The managed side of <see cref="VmFile"/>: file identities and their names (what <c>/proc/pid/maps</c> prints as

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 
-namespace VmaCore.Files;
+namespace VmaEngine.Vma.Files;
 
 /// <summary>
 /// The files of one guest (or one trace): opening a name twice gives the same file, as every mapping of a name in

@@ -1,7 +1,7 @@
 using System;
 using System.Threading;
 
-namespace VmaCore.Files;
+namespace VmaEngine.Vma.Files;
 
 /// <summary>
 /// An open file that <see cref="AddressSpace.Mmap(ulong, ulong, Prot, MapFlags, MappedFile, ulong, out ulong)"/>

@@ -2,7 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Threading;
 
-namespace VmaCore.Locking;
+namespace VmaEngine.Vma.Locking;
 
 /// <summary>
 /// <c>mmap_lock</c>: the mm's reader-writer lock. Taking it for write starts a write section (the mm's

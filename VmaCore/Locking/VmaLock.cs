@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Threading;
 
-namespace VmaCore.Locking;
+namespace VmaEngine.Vma.Locking;
 
 /// <summary>What <see cref="VmaLock.StartRead"/> found.</summary>
 internal enum VmaReadResult

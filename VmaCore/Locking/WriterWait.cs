@@ -2,7 +2,7 @@ using System;
 using System.Runtime.InteropServices;
 using System.Threading;
 
-namespace VmaCore.Locking;
+namespace VmaEngine.Vma.Locking;
 
 /// <summary>
 /// The mm's <c>vma_writer_wait</c>: where a VMA writer sleeps until readers leave, and where the last reader out

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using VmaCore.Locking;
-using VmaCore.Merge;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Merge;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The commit step of every merge (Linux v6.15 <c>commit_merge</c>, <c>vmg_adjust_set_range</c>, the merge side of

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using VmaCore.Merge;
-using VmaCore.Tree;
+using VmaEngine.Vma.Merge;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Linux v6.15 <c>copy_vma</c> and <c>vma_merge_extend</c> (<c>mm/vma.c</c>): the VMA side of mremap.</summary>
 public sealed unsafe partial class AddressSpace

@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using VmaCore.Locking;
-using VmaCore.Merge;
-using VmaCore.Tree;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Merge;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Linux v6.15 <c>do_brk_flags</c> (<c>mm/vma.c</c>).</summary>
 public sealed unsafe partial class AddressSpace

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using VmaCore.Locking;
-using VmaCore.Merge;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Merge;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Linux v6.15 <c>vma_expand</c> (<c>mm/vma.c</c>).</summary>
 public sealed unsafe partial class AddressSpace

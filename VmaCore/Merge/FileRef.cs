@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Threading;
 
-namespace VmaCore.Merge;
+namespace VmaEngine.Vma.Merge;
 
 /// <summary>The references a VMA holds on its file (<c>get_file</c> / <c>fput</c>); the file's owner frees it.</summary>
 internal static unsafe class FileRef

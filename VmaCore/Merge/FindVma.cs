@@ -1,6 +1,6 @@
-using VmaCore.Tree;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>VMA lookups (Linux v6.15 <c>find_vma</c>, <c>find_vma_prev</c>, <c>vma_lookup</c>, <c>find_vma_intersection</c>).</summary>
 /// <remarks>Callers hold mmap_lock (read or write), which keeps the VMAs found from being freed.</remarks>

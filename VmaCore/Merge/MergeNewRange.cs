@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using VmaCore.Merge;
+using VmaEngine.Vma.Merge;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Linux v6.15 <c>vma_merge_new_range</c> (<c>mm/vma.c</c>).</summary>
 public sealed unsafe partial class AddressSpace

@@ -1,10 +1,10 @@
 using System;
 using System.Diagnostics;
-using VmaCore.Locking;
-using VmaCore.Merge;
-using VmaCore.Tree;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Merge;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Linux v6.15 <c>__mmap_region</c> and its <c>__mmap_*</c> steps (<c>mm/vma.c</c>).</summary>
 public sealed unsafe partial class AddressSpace

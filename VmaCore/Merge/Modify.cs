@@ -1,7 +1,7 @@
-using VmaCore.Merge;
-using VmaCore.Tree;
+using VmaEngine.Vma.Merge;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Linux v6.15 <c>vma_modify</c> and its <c>vma_modify_*</c> front ends (<c>mm/vma.c</c>).</summary>
 public sealed unsafe partial class AddressSpace

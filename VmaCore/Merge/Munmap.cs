@@ -1,10 +1,10 @@
 using System;
 using System.Diagnostics;
-using VmaCore.Locking;
-using VmaCore.Merge;
-using VmaCore.Tree;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Merge;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// Unmapping (Linux v6.15 <c>do_vmi_munmap</c>, <c>do_vmi_align_munmap</c> and the <c>vms_*</c> helpers,

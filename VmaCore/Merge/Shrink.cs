@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using VmaCore.Locking;
-using VmaCore.Tree;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Linux v6.15 <c>vma_shrink</c> (<c>mm/vma.c</c>).</summary>
 public sealed unsafe partial class AddressSpace

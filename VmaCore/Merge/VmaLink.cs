@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Threading;
-using VmaCore.Locking;
-using VmaCore.Merge;
-using VmaCore.Tree;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Merge;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// Linking VMAs into the mm and dropping them (Linux v6.15 <c>vma_link</c>, <c>remove_vma</c>, <c>vma_set_range</c>,

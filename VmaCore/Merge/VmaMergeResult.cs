@@ -1,4 +1,4 @@
-namespace VmaCore.Merge;
+namespace VmaEngine.Vma.Merge;
 
 /// <summary>The outcome of a merge attempt (<c>enum vma_merge_state</c>), with the kernel's values.</summary>
 internal enum VmaMergeResult

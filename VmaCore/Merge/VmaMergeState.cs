@@ -1,6 +1,6 @@
-using VmaCore.Tree;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore.Merge;
+namespace VmaEngine.Vma.Merge;
 
 /// <summary>
 /// The state of one merge operation (Linux v6.15 <c>struct vma_merge_struct</c>, "vmg", <c>mm/vma.h</c>): the

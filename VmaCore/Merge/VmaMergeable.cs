@@ -1,4 +1,4 @@
-namespace VmaCore.Merge;
+namespace VmaEngine.Vma.Merge;
 
 /// <summary>
 /// The mergeability rules of Linux v6.15 <c>mm/vma.c</c>: whether the range and attributes proposed in a

@@ -1,6 +1,6 @@
-using VmaCore.Tree;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore.Merge;
+namespace VmaEngine.Vma.Merge;
 
 /// <summary>
 /// The state of one unmap (Linux v6.15 <c>struct vma_munmap_struct</c>, "vms", <c>mm/vma.h</c>): the range, the

@@ -1,11 +1,11 @@
 using System;
 using System.Runtime.InteropServices;
 using System.Threading;
-using Slab;
-using VmaCore.Locking;
-using VmaCore.Tree;
+using VmaEngine.Slab;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// An address space (<c>struct mm_struct</c>): the VMAs of one guest process, their tree, <c>mmap_lock</c> and the

@@ -1,6 +1,6 @@
 using System;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>How an <see cref="AddressSpace"/> models its kernel: limits, layout and kernel-version behaviours.</summary>
 /// <remarks>

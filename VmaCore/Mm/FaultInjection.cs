@@ -1,6 +1,6 @@
 using System.Threading;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// Makes an allocation of the engine fail on demand, to test that an operation that cannot allocate leaves the

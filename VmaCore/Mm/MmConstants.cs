@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Constants of the modelled x86-64 machine.</summary>
 public static class MmConstants

@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The unmanaged part of an address space (<c>struct mm_struct</c>) that VMAs point to through

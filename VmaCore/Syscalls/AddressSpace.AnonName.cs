@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// <c>prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, ...)</c> (Linux v6.15 <c>kernel/sys.c</c> <c>prctl_set_vma</c>,

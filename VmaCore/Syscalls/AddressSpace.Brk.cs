@@ -1,6 +1,6 @@
-using VmaCore.Tree;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// brk (Linux v6.15 <c>mm/mmap.c</c> <c>SYSCALL_DEFINE1(brk)</c>, <c>mm/vma.c</c> <c>do_brk_flags</c>): moves the

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using VmaCore.Locking;
-using VmaCore.Tree;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The page-fault path of Linux v6.15 on x86-64, reduced to what changes VMAs (<c>arch/x86/mm/fault.c</c>

@@ -1,6 +1,6 @@
-using VmaCore.Tree;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The VMA walk that mprotect and mlock share (Linux v6.15 <c>do_mprotect_pkey</c> and <c>apply_vma_lock_flags</c>):

@@ -1,6 +1,6 @@
 using System;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// madvise for the advices that change <c>vm_flags</c> (Linux v6.15 <c>mm/madvise.c</c>: <c>do_madvise</c>,

@@ -1,9 +1,9 @@
 using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
-using VmaCore.Files;
+using VmaEngine.Vma.Files;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// What <c>/proc/pid/maps</c> and the <c>VmFlags:</c> line of <c>/proc/pid/smaps</c> show (Linux v6.15

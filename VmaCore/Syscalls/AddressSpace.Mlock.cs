@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// mlock and munlock (Linux v6.15 <c>mm/mlock.c</c>: <c>do_mlock</c>, <c>apply_vma_lock_flags</c>,

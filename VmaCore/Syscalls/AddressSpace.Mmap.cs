@@ -1,7 +1,7 @@
 using System;
-using VmaCore.Files;
+using VmaEngine.Vma.Files;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// mmap (Linux v6.15 <c>arch/x86/kernel/sys_x86_64.c</c>, <c>mm/mmap.c</c> <c>ksys_mmap_pgoff</c>,

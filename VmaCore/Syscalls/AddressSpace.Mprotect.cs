@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using VmaCore.Locking;
-using VmaCore.Tree;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// mprotect (Linux v6.15 <c>mm/mprotect.c</c> <c>do_mprotect_pkey</c>, <c>mprotect_fixup</c>): changes the access

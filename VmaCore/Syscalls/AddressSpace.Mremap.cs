@@ -1,7 +1,7 @@
-using VmaCore.Locking;
-using VmaCore.Tree;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// mremap (Linux v6.15 <c>mm/mremap.c</c>: <c>SYSCALL_DEFINE5(mremap)</c>, <c>mremap_to</c>,

@@ -1,6 +1,6 @@
-using VmaCore.Tree;
+using VmaEngine.Vma.Tree;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>munmap (Linux v6.15 <c>mm/mmap.c</c> <c>__vm_munmap</c>, <c>mm/vma.c</c> <c>do_vmi_munmap</c>).</summary>
 public sealed unsafe partial class AddressSpace

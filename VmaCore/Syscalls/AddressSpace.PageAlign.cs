@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Address arithmetic shared by the system calls.</summary>
 public sealed partial class AddressSpace

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// <c>get_unmapped_area</c> of Linux v6.15 on x86-64 (<c>mm/mmap.c</c> <c>__get_unmapped_area</c>,

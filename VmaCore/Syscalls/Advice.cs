@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>The madvise advices that change <c>vm_flags</c>, with their Linux MADV_* values.</summary>
 public enum Advice

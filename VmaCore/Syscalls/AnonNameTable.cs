@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// The texts of anonymous VMA names, interned: equal texts get the same <see cref="AnonVmaName.NameId"/>, so

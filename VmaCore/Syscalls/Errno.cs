@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>Linux errno values, as the mm system calls return them (negated in the kernel).</summary>
 public enum Errno

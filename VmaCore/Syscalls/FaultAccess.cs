@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>The kind of access that faulted, as a host's page-fault handler decodes it.</summary>
 public enum FaultAccess

@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>The outcome of <see cref="AddressSpace.Fault"/>: what the guest sees.</summary>
 public enum FaultResult

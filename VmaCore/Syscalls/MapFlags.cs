@@ -1,6 +1,6 @@
 using System;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>The MAP_* flags of mmap, with Linux x86-64 values.</summary>
 [Flags]

@@ -1,6 +1,6 @@
 using System;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>The MREMAP_* flags, with Linux values.</summary>
 [Flags]

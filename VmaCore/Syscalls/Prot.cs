@@ -1,6 +1,6 @@
 using System;
 
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>The PROT_* protection bits of mmap and mprotect.</summary>
 [Flags]

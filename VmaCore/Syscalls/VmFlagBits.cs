@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>
 /// How the mm system calls derive <c>vm_flags</c> (Linux v6.15 <c>include/linux/mman.h</c>, <c>mm/mmap.c</c>): the

@@ -1,4 +1,4 @@
-namespace VmaCore;
+namespace VmaEngine.Vma;
 
 /// <summary>What backs a VMA.</summary>
 public enum VmaBacking

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>
 /// One slot of a level being rebuilt: the last index it covers, its entry (a <c>VmArea*</c> at the leaf level, a

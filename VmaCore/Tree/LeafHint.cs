@@ -1,4 +1,4 @@
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>
 /// The leaf a <see cref="VmaIterator"/> last walked to, with the range it covers: the part of a maple state

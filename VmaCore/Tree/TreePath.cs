@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>
 /// One level of a walk from the root of a <see cref="VmaTree"/> to a leaf: the node, the range it covers and the

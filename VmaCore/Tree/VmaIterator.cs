@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using VmaCore.Locking;
+using VmaEngine.Vma.Locking;
 
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>
 /// The VMA iterator of Linux v6.15 <c>mm/vma.h</c> (<c>struct vma_iterator</c>, a maple state over <c>mm_mt</c>),

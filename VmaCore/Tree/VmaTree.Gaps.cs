@@ -1,6 +1,6 @@
 using System;
 
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>
 /// The free-range searches of <see cref="VmaTree"/> (lib/maple_tree.c, <c>mas_empty_area</c> and

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Threading;
-using Slab;
-using VmaCore.Locking;
+using VmaEngine.Slab;
+using VmaEngine.Vma.Locking;
 
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>
 /// The reuse of replaced nodes: a store's old nodes wait for a grace period in a ring of this tree, then the next

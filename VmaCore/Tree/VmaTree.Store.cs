@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>The writer side of <see cref="VmaTree"/>: stores, which copy the nodes they change (lib/maple_tree.c, mas_store_prealloc).</summary>
 internal sealed unsafe partial class VmaTree

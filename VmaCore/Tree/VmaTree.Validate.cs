@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>The invariant checks of <see cref="VmaTree"/> (lib/maple_tree.c, <c>mt_validate</c>), for tests.</summary>
 internal sealed unsafe partial class VmaTree

@@ -2,9 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
-using Slab;
+using VmaEngine.Slab;
 
-namespace VmaCore.Tree;
+namespace VmaEngine.Vma.Tree;
 
 /// <summary>
 /// The mm's VMA tree (<c>mm_mt</c>): a map from non-overlapping address ranges [start, end) to VMAs over the whole

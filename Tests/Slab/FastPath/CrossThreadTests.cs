@@ -2,7 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Threading;
 using NUnit.Framework;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Tests.Slab.FastPath;
 

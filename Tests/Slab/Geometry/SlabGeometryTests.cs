@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using NUnit.Framework;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Tests.Slab.Geometry;
 

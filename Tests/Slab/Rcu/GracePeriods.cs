@@ -1,7 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Tests.Slab;
 

@@ -1,6 +1,6 @@
 using System;
 using System.Threading;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Tests.Slab;
 

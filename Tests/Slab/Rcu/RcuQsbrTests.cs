@@ -2,7 +2,7 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Tests.Slab;
 

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Tests.Slab;
 

@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using NUnit.Framework;
-using Slab;
+using VmaEngine.Slab;
 
 namespace Tests.Slab.Statistics;
 

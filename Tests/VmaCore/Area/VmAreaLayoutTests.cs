@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using NUnit.Framework;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Tests.VmaCore.Area;
 

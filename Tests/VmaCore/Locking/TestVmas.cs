@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Locking;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Locking;
 
 namespace Tests.VmaCore.Locking;
 

@@ -1,8 +1,8 @@
 using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Locking;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Locking;
 
 namespace Tests.VmaCore.Locking;
 

@@ -1,9 +1,9 @@
 using System;
 using System.Runtime.InteropServices;
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Merge;
-using VmaCore.Tree;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Merge;
+using VmaEngine.Vma.Tree;
 using static Tests.VmaCore.Merge.VmaTestMm;
 
 namespace Tests.VmaCore.Merge;

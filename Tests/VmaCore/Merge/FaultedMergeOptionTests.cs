@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Merge;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Merge;
 using static Tests.VmaCore.Merge.KernelVmaTests;
 using static Tests.VmaCore.Merge.VmaTestMm;
 

@@ -1,7 +1,7 @@
 using NUnit.Framework;
-using Slab;
-using VmaCore;
-using VmaCore.Tree;
+using VmaEngine.Slab;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Tree;
 using static Tests.VmaCore.Merge.KernelVmaTests;
 using static Tests.VmaCore.Merge.VmaTestMm;
 

@@ -1,9 +1,9 @@
 using System.Collections.Generic;
 using System.Linq;
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Locking;
-using VmaCore.Tree;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Tree;
 
 namespace Tests.VmaCore.Merge;
 

@@ -1,9 +1,9 @@
 using System;
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Locking;
-using VmaCore.Merge;
-using VmaCore.Tree;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Locking;
+using VmaEngine.Vma.Merge;
+using VmaEngine.Vma.Tree;
 
 namespace Tests.VmaCore.Merge;
 

@@ -1,7 +1,7 @@
 using System;
 using NUnit.Framework;
-using Slab;
-using VmaCore;
+using VmaEngine.Slab;
+using VmaEngine.Vma;
 
 namespace Tests.VmaCore.Mm;
 

@@ -4,8 +4,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
 using Tests.VmaCore.Locking;
-using VmaCore;
-using VmaCore.Locking;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Locking;
 
 namespace Tests.VmaCore.Mm;
 

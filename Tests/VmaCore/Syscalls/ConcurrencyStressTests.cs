@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using NUnit.Framework;
-using VmaCore;
+using VmaEngine.Vma;
 using static Tests.VmaCore.Syscalls.Layout;
 
 namespace Tests.VmaCore.Syscalls;

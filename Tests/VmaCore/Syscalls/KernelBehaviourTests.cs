@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Files;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Files;
 using static Tests.VmaCore.Syscalls.Layout;
 
 namespace Tests.VmaCore.Syscalls;

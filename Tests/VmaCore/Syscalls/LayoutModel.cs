@@ -1,5 +1,5 @@
 using System;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Tests.VmaCore.Syscalls;
 

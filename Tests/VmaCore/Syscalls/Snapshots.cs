@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Tests.VmaCore.Syscalls;
 

@@ -2,8 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Files;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Files;
 using static Tests.VmaCore.Syscalls.Layout;
 
 namespace Tests.VmaCore.Syscalls;

@@ -1,6 +1,6 @@
 using System;
 using System.Runtime.InteropServices;
-using VmaCore;
+using VmaEngine.Vma;
 
 namespace Tests.VmaCore.Tree;
 

@@ -1,7 +1,7 @@
 using NUnit.Framework;
 using Tests.VmaCore.Merge;
-using VmaCore;
-using VmaCore.Tree;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Tree;
 
 namespace Tests.VmaCore.Tree;
 

@@ -1,8 +1,8 @@
 using System;
 using System.Collections.Generic;
 using NUnit.Framework;
-using VmaCore;
-using VmaCore.Tree;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Tree;
 
 namespace Tests.VmaCore.Tree;
 

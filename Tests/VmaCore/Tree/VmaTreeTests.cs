@@ -1,9 +1,9 @@
 using System;
 using System.Collections.Generic;
 using NUnit.Framework;
-using Slab;
-using VmaCore;
-using VmaCore.Tree;
+using VmaEngine.Slab;
+using VmaEngine.Vma;
+using VmaEngine.Vma.Tree;
 
 namespace Tests.VmaCore.Tree;
 
