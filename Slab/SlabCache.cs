@@ -15,6 +15,14 @@ namespace VmaEngine.Slab;
 /// called from any thread, and an object may be freed by another thread than the one that allocated it.
 /// </para>
 /// <para>
+/// Every free is checked, in release builds too: a pointer that is not the start of an object of this cache in
+/// use (null, foreign, interior, on the stack, in a slab's metadata, in a slab with no object in use) and an
+/// immediate double free (the object is still the last one freed to the magazine or free list it returns to)
+/// throw an <see cref="ArgumentException"/> before anything changes. The check reads only the cache's own
+/// tables, never the pointer's memory, and costs a few instructions on the fast path. A debug cache
+/// (<see cref="SlabFlags.Debug"/>) finds every double free.
+/// </para>
+/// <para>
 /// Design and protocols: <see cref="SlabGeometry"/> (layout), <see cref="SlabArena"/> (memory from the OS),
 /// <see cref="SlabHeader"/> (metadata), <see cref="ThreadCache"/> (fast path), <see cref="SlabDebug"/>,
 /// <see cref="SlabMetrics"/>, and <see cref="Rcu"/>.
@@ -112,8 +120,15 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T* TryAlloc() => (T*)_cache.Alloc();
 
-    /// <summary>Frees an object of this cache (<c>kmem_cache_free</c>), from any thread.</summary>
+    /// <summary>
+    /// Frees an object of this cache (<c>kmem_cache_free</c>), from any thread; also after <see cref="Dispose"/>,
+    /// for the objects still allocated then.
+    /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="obj"/> is null.</exception>
+    /// <exception cref="ArgumentException">Not a debug cache: <paramref name="obj"/> is not the start of an object
+    /// of this cache in use, or is the object just freed (an immediate double free). The message names the cache,
+    /// the address and the reason; <see cref="SlabCorruption.KindOf"/> tells a double free from a foreign pointer.
+    /// Nothing was changed.</exception>
     /// <exception cref="InvalidOperationException">Debug cache: a double free, a pointer that is not an object of
     /// this cache, or an overwritten red zone.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -121,6 +136,9 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
 
     /// <summary>Frees an object after an RCU grace period of <see cref="Rcu"/> (<c>kfree_rcu</c>); cheap, callable inside a read-side section.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="obj"/> is null.</exception>
+    /// <exception cref="ArgumentException">Not a debug cache: <paramref name="obj"/> is not the start of an object
+    /// of this cache in use (checked now, as <see cref="Free"/> checks).</exception>
+    /// <exception cref="InvalidOperationException">Debug cache: as for <see cref="Free"/>.</exception>
     public void FreeRcu(T* obj) => _cache.FreeRcu((byte*)obj);
 
     /// <summary>
@@ -142,6 +160,11 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
 
     /// <summary>Frees every object in <paramref name="objects"/> (<c>kmem_cache_free_bulk</c>).</summary>
     /// <exception cref="ArgumentNullException">A null among the objects; nothing was freed.</exception>
+    /// <exception cref="ArgumentException">Not a debug cache: an object that <see cref="Free"/> would reject, or
+    /// the same object twice in a row; nothing was freed (after <see cref="Dispose"/>, the objects before it
+    /// were).</exception>
+    /// <exception cref="InvalidOperationException">Debug cache: as for <see cref="Free"/>; the objects before the
+    /// bad one were freed.</exception>
     public void FreeBulk(ReadOnlySpan<nint> objects) => _cache.FreeBulk(objects);
 
     /// <summary>
@@ -154,7 +177,9 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
     /// <summary>
     /// Destroys the cache (<c>kmem_cache_destroy</c>) and returns its memory. No other operation on the cache may
     /// run concurrently. If objects are still allocated, their slabs stay mapped and the objects may still be
-    /// freed, and an <see cref="InvalidOperationException"/> says how many remain. Disposing twice is harmless.
+    /// freed (which returns the memory); <see cref="Info"/>'s <see cref="SlabInfo.ActiveObjects"/> keeps counting
+    /// them, and a <see cref="System.Diagnostics.Trace"/> warning says how many remain. Never throws. Disposing
+    /// twice is harmless.
     /// </summary>
     public void Dispose() => _cache.Dispose();
 

@@ -16,6 +16,9 @@ public enum SlabFlags
     /// </summary>
     TypesafeByRcu = 1,
 
-    /// <summary>Poisoning, red zones, double-free and foreign-pointer checks (SLAB_DEBUG).</summary>
+    /// <summary>
+    /// Poisoning, red zones and the detection of every double free (SLAB_DEBUG), on top of the ownership check every
+    /// cache makes on Free; errors are <see cref="System.InvalidOperationException"/>s (see <see cref="SlabCorruption"/>).
+    /// </summary>
     Debug = 2,
 }

@@ -37,8 +37,11 @@ internal sealed unsafe class SlabArena
     /// <summary>The owning cache's layout.</summary>
     private readonly SlabGeometry _geometry;
 
-    /// <summary>Per slab index: whether the slab is taken (committed and owned by the cache's lists or pending).</summary>
-    private readonly bool[] _taken;
+    /// <summary>
+    /// Per slab index, its <see cref="SlabState"/>. Written under the owning cache's slab lock; read without it by
+    /// the free path's ownership check (see <see cref="States"/>).
+    /// </summary>
+    private readonly SlabState[] _states;
 
     /// <summary>No slab index below this one is free (a search hint).</summary>
     private int _searchFrom;
@@ -47,7 +50,7 @@ internal sealed unsafe class SlabArena
     {
         _region = region;
         _geometry = geometry;
-        _taken = new bool[geometry.SlabsPerArena];
+        _states = new SlabState[geometry.SlabsPerArena];
         _searchFrom = geometry.HeaderTableSlabs;
         Index = index;
     }
@@ -57,6 +60,15 @@ internal sealed unsafe class SlabArena
 
     /// <summary>The first byte of the arena, aligned to <see cref="SlabGeometry.ArenaSize"/>.</summary>
     public byte* Base => _region.BaseAddress;
+
+    /// <summary>
+    /// The state of every slab index. The free path reads it without the slab lock to check that a pointer lies in a
+    /// slab with objects in use: for an object really in use the answer cannot change during the check (its slab
+    /// cannot leave <see cref="SlabState.Partial"/> or <see cref="SlabState.Full"/> before the object comes back),
+    /// and for any other pointer a stale answer is one of the states it had. Once the arena is released the
+    /// array stays as it was (no slab taken), so a thread that kept a reference to it reads no slab in use.
+    /// </summary>
+    public SlabState[] States => _states;
 
     /// <summary>Slabs currently taken.</summary>
     public int TakenSlabs { get; private set; }
@@ -93,35 +105,52 @@ internal sealed unsafe class SlabArena
         return new SlabArena(region, geometry, index);
     }
 
-    /// <summary>Takes the lowest free slab index, or returns -1 when the arena is full. Commits nothing.</summary>
+    /// <summary>
+    /// Takes the lowest free slab index and marks it <see cref="SlabState.Carving"/>, or returns -1 when the arena is
+    /// full. Commits nothing.
+    /// </summary>
     public int TakeSlot()
     {
-        for (int i = _searchFrom; i < _taken.Length; i++)
+        for (int i = _searchFrom; i < _states.Length; i++)
         {
-            if (!_taken[i])
+            if (!SlabStates.IsTaken(_states[i]))
             {
-                _taken[i] = true;
+                _states[i] = SlabState.Carving;
                 _searchFrom = i + 1;
                 TakenSlabs++;
                 return i;
             }
         }
 
-        _searchFrom = _taken.Length;
+        _searchFrom = _states.Length;
         return -1;
     }
 
-    /// <summary>Gives back a slab index taken by <see cref="TakeSlot"/> whose memory is not (or no longer) committed.</summary>
-    public void FreeSlot(int index)
+    /// <summary>
+    /// Gives back a slab index taken by <see cref="TakeSlot"/> whose memory is not (or no longer) committed; it
+    /// becomes <paramref name="state"/>: <see cref="SlabState.Unused"/> when it was never carved, <see cref="SlabState.Returned"/> when it was.
+    /// </summary>
+    public void FreeSlot(int index, SlabState state)
     {
-        Debug.Assert(_taken[index], "freeing a slab index that is not taken");
-        _taken[index] = false;
+        Debug.Assert(IsTaken(index), "freeing a slab index that is not taken");
+        Debug.Assert(!SlabStates.IsTaken(state), "a freed slab index must be left untaken");
+        _states[index] = state;
         _searchFrom = Math.Min(_searchFrom, index);
         TakenSlabs--;
     }
 
     /// <summary>Whether the slab at <paramref name="index"/> is taken.</summary>
-    public bool IsTaken(int index) => _taken[index];
+    public bool IsTaken(int index) => SlabStates.IsTaken(_states[index]);
+
+    /// <summary>The state of the slab at <paramref name="index"/>.</summary>
+    public SlabState StateOf(int index) => _states[index];
+
+    /// <summary>Moves the taken slab at <paramref name="index"/> to <paramref name="state"/>, another taken state.</summary>
+    public void SetState(int index, SlabState state)
+    {
+        Debug.Assert(IsTaken(index) && SlabStates.IsTaken(state), "only a taken slab moves between the taken states");
+        _states[index] = state;
+    }
 
     /// <summary>The first byte of the slab at <paramref name="index"/>.</summary>
     public byte* SlabBase(int index) => Base + ((nuint)index << _geometry.SlabShift);
@@ -129,7 +158,10 @@ internal sealed unsafe class SlabArena
     /// <summary>Makes the slab's pages read-write; throws <see cref="OsPagesException"/> when the OS refuses.</summary>
     public void Commit(int index) => _region.Commit(SlabOffset(index), _geometry.SlabBytes);
 
-    /// <summary>Returns the slab's physical memory to the OS (see the class remarks) and frees its index.</summary>
+    /// <summary>
+    /// Returns the slab's physical memory to the OS (see the class remarks) and frees its index, which becomes
+    /// <see cref="SlabState.Returned"/>.
+    /// </summary>
     public void ReturnSlab(int index)
     {
         if (OperatingSystem.IsWindows())
@@ -141,7 +173,7 @@ internal sealed unsafe class SlabArena
             _region.AdviseDontNeed(SlabOffset(index), _geometry.SlabBytes);
         }
 
-        FreeSlot(index);
+        FreeSlot(index, SlabState.Returned);
     }
 
     /// <summary>Unmaps the whole arena. Only when no slab is taken.</summary>

@@ -37,7 +37,11 @@ internal sealed unsafe partial class KmemCache
         return true;
     }
 
-    /// <summary>Frees every object of <paramref name="objects"/>; a null among them is rejected before anything is freed.</summary>
+    /// <summary>
+    /// Frees every object of <paramref name="objects"/>. A null among them is rejected before anything is freed, and
+    /// so is any pointer the ownership check rejects (<see cref="CheckBulkFree"/>), except in a debug or disposed
+    /// cache, which checks and frees one object at a time: the objects before the bad one are then freed.
+    /// </summary>
     public void FreeBulk(ReadOnlySpan<nint> objects)
     {
         if (objects.Contains(0))
@@ -56,6 +60,7 @@ internal sealed unsafe partial class KmemCache
         }
 
         ThreadCache magazines = CurrentThreadCache();
+        CheckBulkFree(objects, magazines);
         foreach (nint obj in objects)
         {
             if (magazines.LoadedCount == magazines.Capacity)

@@ -20,7 +20,8 @@ internal sealed unsafe partial class KmemCache : IRcuCallback
 
     /// <summary>
     /// Frees <paramref name="obj"/> after an RCU grace period, so that readers inside a read-side section that
-    /// found it can keep using it (<c>kfree_rcu</c>). A debug cache checks the pointer now, on the caller's thread.
+    /// found it can keep using it (<c>kfree_rcu</c>). The pointer is checked now, on the caller's thread
+    /// (<see cref="CheckOwnership"/>, and a debug cache's red zones), so that a bad one is reported to the caller.
     /// </summary>
     public void FreeRcu(byte* obj)
     {
@@ -33,9 +34,13 @@ internal sealed unsafe partial class KmemCache : IRcuCallback
         {
             lock (_slabLock)
             {
-                CheckOwnershipLocked(obj);
+                ThrowIfNotOwned(obj);
                 SlabDebug.CheckAllocated(Name, obj, _geometry);
             }
+        }
+        else
+        {
+            ThrowIfNotOwned(obj);
         }
 
         Interlocked.Increment(ref _deferredFrees);

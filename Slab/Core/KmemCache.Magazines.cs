@@ -98,12 +98,18 @@ internal sealed unsafe partial class KmemCache
     }
 
     /// <summary>
-    /// Free when the loaded magazine is full, the cache is a debug or disposed cache, or the thread has no magazines
-    /// yet. Never inlined, for the reason given on <see cref="AllocSlow"/>.
+    /// Free when the loaded magazine is full, the cache is a debug or disposed cache, the thread has no magazines
+    /// yet, or <see cref="ThreadCache.MayPush"/> could not accept the pointer at a glance: the pointer is checked in
+    /// full first. Never inlined, for the reason given on <see cref="AllocSlow"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void FreeSlow(byte* obj)
     {
+        if (obj == null)
+        {
+            ThrowNullObject();
+        }
+
         if (_debug)
         {
             FreeDebug(obj);
@@ -117,6 +123,7 @@ internal sealed unsafe partial class KmemCache
         }
 
         ThreadCache magazines = CurrentThreadCache();
+        CheckMagazineFree(obj, magazines);
         if (magazines.LoadedCount == magazines.Capacity)
         {
             MakeRoom(magazines);
@@ -187,11 +194,15 @@ internal sealed unsafe partial class KmemCache
         }
     }
 
-    /// <summary>A free after Dispose: straight back to the slab, whose memory goes back when it empties.</summary>
+    /// <summary>
+    /// A free after Dispose: checked (<see cref="CheckSlabFreeLocked"/>), then straight back to the slab, whose memory
+    /// goes back when it empties.
+    /// </summary>
     private void FreeSlowDisposed(byte* obj)
     {
         lock (_slabLock)
         {
+            CheckSlabFreeLocked(obj);
             ReturnObjectLocked(obj);
             DestroyIfDoneLocked();
         }
@@ -206,7 +217,7 @@ internal sealed unsafe partial class KmemCache
             return magazines;
         }
 
-        magazines = new ThreadCache(this, _geometry.MagazineSize, _freePointerOffset);
+        magazines = new ThreadCache(this, _geometry, _noArenaStates);
         lock (_slabLock)
         {
             AdoptDeadThreadCachesLocked();

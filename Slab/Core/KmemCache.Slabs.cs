@@ -46,7 +46,7 @@ internal sealed unsafe partial class KmemCache
         {
             slab = _empty.Head;
             _empty.Remove(slab);
-            slab->State = SlabState.Partial;
+            SetStateLocked(slab, SlabState.Partial);
             _partial.AddHead(slab);
         }
 
@@ -59,7 +59,7 @@ internal sealed unsafe partial class KmemCache
     /// </summary>
     private byte* TakeObjectsLocked(SlabHeader* slab, int want, out int count)
     {
-        Debug.Assert(slab->State == SlabState.Partial && slab->Freelist != null, "taking objects from a slab that has none free");
+        Debug.Assert(StateOf(slab) == SlabState.Partial && slab->Freelist != null, "taking objects from a slab that has none free");
         int free = _objectsPerSlab - slab->InUse;
         count = Math.Min(free, want);
         byte* head = slab->Freelist;
@@ -84,7 +84,7 @@ internal sealed unsafe partial class KmemCache
         if (slab->InUse == _objectsPerSlab)
         {
             _partial.Remove(slab);
-            slab->State = SlabState.Full;
+            SetStateLocked(slab, SlabState.Full);
         }
 
         return head;
@@ -118,23 +118,24 @@ internal sealed unsafe partial class KmemCache
     private void ReturnObjectLocked(byte* obj)
     {
         SlabHeader* slab = HeaderOf(obj);
-        Debug.Assert(slab->InUse > 0 && slab->State is SlabState.Partial or SlabState.Full, "an object returned to a slab that has none in use");
+        SlabState state = StateOf(slab);
+        Debug.Assert(slab->InUse > 0 && SlabStates.HasObjectsInUse(state), "an object returned to a slab that has none in use");
         FreePointer.Set(obj, _freePointerOffset, slab->Freelist);
         slab->Freelist = obj;
         slab->InUse--;
         _objectsOut--;
         if (slab->InUse == 0)
         {
-            if (slab->State == SlabState.Partial)
+            if (state == SlabState.Partial)
             {
                 _partial.Remove(slab);
             }
 
             RetireEmptySlabLocked(slab);
         }
-        else if (slab->State == SlabState.Full)
+        else if (state == SlabState.Full)
         {
-            slab->State = SlabState.Partial;
+            SetStateLocked(slab, SlabState.Partial);
             _partial.AddTail(slab);
         }
     }
@@ -151,7 +152,7 @@ internal sealed unsafe partial class KmemCache
             return;
         }
 
-        slab->State = SlabState.Empty;
+        SetStateLocked(slab, SlabState.Empty);
         slab->EmptySince = Environment.TickCount64;
         _empty.AddHead(slab);
         TrimEmptySlabsLocked(slab->EmptySince);
@@ -199,7 +200,7 @@ internal sealed unsafe partial class KmemCache
         _slabs--;
         if (_typesafeByRcu)
         {
-            slab->State = SlabState.RcuPending;
+            SetStateLocked(slab, SlabState.RcuPending);
             Rcu.Call(_slabRelease, (nint)slab);
         }
         else
@@ -214,10 +215,9 @@ internal sealed unsafe partial class KmemCache
         SlabArena? arena = _arenas[slab->Arena];
         Debug.Assert(arena is not null && arena.IsTaken(slab->Index), "the slab's arena does not own it");
         int index = slab->Index;
-        slab->State = SlabState.Unused;
         arena.ReturnSlab(index);
         _committedBytes -= (long)_geometry.SlabBytes;
-        if (arena.TakenSlabs == 0 && (_disposed || _arenaByBase.Count > 1))
+        if (arena.TakenSlabs == 0 && (_disposed || _arenaTable.Count > 1))
         {
             ReleaseArenaLocked(arena);
         }
@@ -250,7 +250,7 @@ internal sealed unsafe partial class KmemCache
         {
             lock (_slabLock)
             {
-                arena.FreeSlot(index);
+                arena.FreeSlot(index, SlabState.Unused);
             }
 
             return null;
@@ -329,7 +329,7 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Counts a carved slab and puts it on the partial list.</summary>
     private void LinkNewSlabLocked(SlabHeader* slab)
     {
-        slab->State = SlabState.Partial;
+        SetStateLocked(slab, SlabState.Partial);
         _partial.AddHead(slab);
         _slabs++;
         _committedBytes += (long)_geometry.SlabBytes;
@@ -363,12 +363,19 @@ internal sealed unsafe partial class KmemCache
         }
 
         _arenas[arenaIndex] = created;
-        _arenaByBase.Add((nuint)created.Base, created);
+        _arenaTable = _arenaTable.With(created);
+        _releasedArenaBases?.Remove((nuint)created.Base);
         _committedBytes += (long)created.HeaderTableBytes;
         arena = created;
         index = created.TakeSlot();
         return true;
     }
+
+    /// <summary>The state of <paramref name="slab"/>, kept by its arena.</summary>
+    private SlabState StateOf(SlabHeader* slab) => _arenas[slab->Arena]!.StateOf(slab->Index);
+
+    /// <summary>Moves <paramref name="slab"/> to <paramref name="state"/>, which its arena records.</summary>
+    private void SetStateLocked(SlabHeader* slab, SlabState state) => _arenas[slab->Arena]!.SetState(slab->Index, state);
 
     /// <summary>Releases every arena that has no slab taken.</summary>
     private void ReleaseUnusedArenasLocked()
@@ -386,7 +393,8 @@ internal sealed unsafe partial class KmemCache
     private void ReleaseArenaLocked(SlabArena arena)
     {
         _arenas[arena.Index] = null;
-        _arenaByBase.Remove((nuint)arena.Base);
+        _arenaTable = _arenaTable.Without(arena);
+        _releasedArenaBases?.Add((nuint)arena.Base);
         _committedBytes -= (long)arena.HeaderTableBytes;
         arena.Release();
     }

@@ -83,8 +83,23 @@ internal sealed unsafe partial class KmemCache
     /// <summary>The arenas by index (null where an arena was released); slab headers record the index.</summary>
     private readonly List<SlabArena?> _arenas = new();
 
-    /// <summary>The arenas by base address, to tell this cache's pointers from others (debug checks).</summary>
-    private readonly Dictionary<nuint, SlabArena> _arenaByBase = new();
+    /// <summary>
+    /// The arenas by base address, to tell this cache's pointers from others without a lock; replaced (never
+    /// changed) under the slab lock when an arena is reserved or released.
+    /// </summary>
+    private volatile ArenaTable _arenaTable = ArenaTable.Empty;
+
+    /// <summary>The address arithmetic of the ownership check.</summary>
+    private readonly SlabAddressing _addressing;
+
+    /// <summary>An arena's worth of slab states with no slab in use: what a new thread cache checks frees against.</summary>
+    private readonly SlabState[] _noArenaStates;
+
+    /// <summary>
+    /// Debug caches only (null otherwise): the bases of the arenas the cache has released and not reserved again,
+    /// so that a double free of an object whose arena went back to the OS is still reported as a double free.
+    /// </summary>
+    private readonly HashSet<nuint>? _releasedArenaBases;
 
     /// <summary>Every thread's magazines of this cache, so that Info, Shrink and Dispose can reach them.</summary>
     private readonly List<ThreadCache> _threadCaches = new();
@@ -123,6 +138,9 @@ internal sealed unsafe partial class KmemCache
         _slabMask = ~(_geometry.SlabBytes - 1);
         _onSlabMetadata = _geometry.OnSlabMetadata;
         _headerOffset = _geometry.HeaderOffset;
+        _addressing = new SlabAddressing(_geometry);
+        _noArenaStates = new SlabState[_geometry.SlabsPerArena];
+        _releasedArenaBases = _debug ? new HashSet<nuint>() : null;
         _depot = new MagazineDepot(DepotMagazines(_geometry));
         _reapTimer = new Timer(static state => ((KmemCache)state!).Reap(), this, Timeout.Infinite, Timeout.Infinite);
         _slabRelease = new RcuSlabRelease(this);
@@ -152,16 +170,7 @@ internal sealed unsafe partial class KmemCache
     }
 
     /// <summary>Arenas the cache holds.</summary>
-    public int ArenaCount
-    {
-        get
-        {
-            lock (_slabLock)
-            {
-                return _arenaByBase.Count;
-            }
-        }
-    }
+    public int ArenaCount => _arenaTable.Count;
 
     /// <summary>
     /// Allocates an object, or returns null when the OS refuses memory. Fast path: pop from the calling thread's
@@ -187,17 +196,19 @@ internal sealed unsafe partial class KmemCache
         return AllocSlow();
     }
 
-    /// <summary>Frees an object of this cache. Fast path: push on the calling thread's loaded magazine.</summary>
+    /// <summary>
+    /// Frees an object of this cache. Fast path: push on the calling thread's loaded magazine, once
+    /// <see cref="ThreadCache.MayPush"/> has found the pointer to be an object of a slab in use of the arena the
+    /// thread last freed to, and not the magazine's head. Everything else, null included, goes to
+    /// <see cref="FreeSlow"/>, which checks the pointer in full (<see cref="CheckOwnership"/>) and throws an
+    /// <see cref="ArgumentException"/> (debug caches: an <see cref="InvalidOperationException"/>) before anything
+    /// changes.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Free(byte* obj)
     {
-        if (obj == null)
-        {
-            ThrowNullObject();
-        }
-
         ThreadCache? magazines = ThreadCacheTable.Find(Id);
-        if (magazines is not null && magazines.LoadedCount < magazines.Capacity)
+        if (magazines is not null && magazines.LoadedCount < magazines.Capacity && magazines.MayPush(obj))
         {
             FreePointer.Set(obj, magazines.FreePointerOffset, magazines.Loaded);
             magazines.Loaded = obj;
@@ -253,8 +264,10 @@ internal sealed unsafe partial class KmemCache
     /// <summary>
     /// Destroys the cache (<c>kmem_cache_destroy</c>): every free object goes back to its slab and every empty slab
     /// and arena to the OS. No other operation may run concurrently. When objects are still allocated, their slabs
-    /// stay mapped and usable (they may still be freed, and their memory is then returned) and an
-    /// <see cref="InvalidOperationException"/> reports how many remain. A second call does nothing.
+    /// stay mapped and usable (they may still be freed, and their memory is then returned): <see cref="Info"/>
+    /// keeps counting them as active objects, the cache stays in <see cref="SlabMetrics"/> until they are freed, and
+    /// a <see cref="Trace"/> warning says how many remain (the kernel's "Slab cache still has objects" report).
+    /// Never throws, as <see cref="IDisposable.Dispose"/> should not. A second call does nothing.
     /// </summary>
     public void Dispose()
     {
@@ -284,7 +297,7 @@ internal sealed unsafe partial class KmemCache
 
         if (remaining != 0)
         {
-            throw new InvalidOperationException(
+            Trace.TraceWarning(
                 $"kmem_cache_destroy {Name}: Slab cache still has objects: {remaining} objects remaining. " +
                 "Their slabs stay mapped; freeing the objects returns the memory.");
         }
@@ -306,7 +319,7 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Leaves the registry once the cache is disposed and holds neither objects nor arenas.</summary>
     private void DestroyIfDoneLocked()
     {
-        if (_disposed && !_destroyed && _objectsOut == 0 && _arenaByBase.Count == 0)
+        if (_disposed && !_destroyed && _objectsOut == 0 && _arenaTable.Count == 0)
         {
             Debug.Assert(_slabs == 0 && _committedBytes == 0, "a destroyed cache must hold no memory");
             _destroyed = true;

@@ -1,9 +1,12 @@
 namespace VmaEngine.Slab;
 
-/// <summary>What a debug cache found wrong (see <see cref="SlabFlags.Debug"/>).</summary>
+/// <summary>What a cache found wrong (see <see cref="SlabCorruption"/> and <see cref="SlabFlags.Debug"/>).</summary>
 public enum SlabCorruptionKind
 {
-    /// <summary>An object was freed that is already free.</summary>
+    /// <summary>
+    /// An object was freed that is already free. A debug cache finds every one; any cache finds those of an object
+    /// still at the head of the magazine or free list it returns to, and those into a slab with no object in use.
+    /// </summary>
     DoubleFree,
 
     /// <summary>A pointer given to <c>Free</c> is not the start of an object of this cache.</summary>

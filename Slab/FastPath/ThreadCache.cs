@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace VmaEngine.Slab;
@@ -23,15 +25,31 @@ namespace VmaEngine.Slab;
 /// owner is dead (<see cref="Thread.IsAlive"/> is false), or when the cache is disposed (no operation may run
 /// concurrently with <c>Dispose</c>). Invariant: <see cref="PreviousCount"/> is 0 or <see cref="Capacity"/>.
 /// </para>
+/// <para>
+/// Ownership check. A push must not take a pointer that is not an object of the cache in use: the free pointer
+/// would be written through it and a later alloc would hand it out. <see cref="MayPush"/> accepts, without a
+/// call or a lock, an object at an object boundary of a slab with objects in use in the arena the owner last
+/// freed to (<see cref="CheckedArenaBase"/>, whose slab states it keeps a reference to), and that is not already
+/// the head of the loaded magazine (SLUB's naive double-free check in <c>set_freepointer</c>). Anything else takes
+/// the cache's slow path, which checks the pointer against the cache's arena table and either throws or
+/// remembers the new arena here. The states array of a released arena is never written again and shows no slab
+/// in use, so a stale <see cref="CheckedArenaStates"/> only sends frees to the slow path.
+/// </para>
 /// </remarks>
 internal sealed unsafe class ThreadCache
 {
-    /// <summary>Creates the calling thread's cache for <paramref name="cache"/>.</summary>
-    public ThreadCache(KmemCache cache, int capacity, int freePointerOffset)
+    /// <summary>
+    /// Creates the calling thread's cache for <paramref name="cache"/>; <paramref name="noArena"/> is a slab-state
+    /// array of an arena's length with no slab in use, checked until the first slow free remembers an arena.
+    /// </summary>
+    public ThreadCache(KmemCache cache, SlabGeometry geometry, SlabState[] noArena)
     {
+        Debug.Assert(noArena.Length == geometry.SlabsPerArena && !noArena.Any(SlabStates.HasObjectsInUse), "the placeholder must show no slab in use");
         Cache = cache;
-        Capacity = capacity;
-        FreePointerOffset = freePointerOffset;
+        Capacity = geometry.MagazineSize;
+        FreePointerOffset = geometry.FreePointerOffset;
+        Addressing = new SlabAddressing(geometry);
+        CheckedArenaStates = noArena;
         Owner = Thread.CurrentThread;
     }
 
@@ -58,6 +76,36 @@ internal sealed unsafe class ThreadCache
 
     /// <summary>The thread whose magazines these are.</summary>
     public readonly Thread Owner;
+
+    /// <summary>The cache's address arithmetic, copied here so the fast path touches one object.</summary>
+    public readonly SlabAddressing Addressing;
+
+    /// <summary>The base of the arena the owner last freed an object to through the slow path (0 before the first).</summary>
+    public nuint CheckedArenaBase;
+
+    /// <summary>The slab states of the arena at <see cref="CheckedArenaBase"/> (<see cref="SlabArena.States"/>).</summary>
+    public SlabState[] CheckedArenaStates;
+
+    /// <summary>
+    /// Whether <paramref name="obj"/> may be pushed on the loaded magazine without further checks: the start of an
+    /// object in a slab with objects in use of the remembered arena, and not the loaded magazine's head.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool MayPush(byte* obj) =>
+        ArenaTable.ArenaBaseOf(obj) == CheckedArenaBase
+        && SlabStates.HasObjectsInUse(CheckedArenaStates[Addressing.SlabIndexOf(obj)])
+        && Addressing.IsObjectStart(obj)
+        && obj != Loaded;
+
+    /// <summary>Whether <paramref name="obj"/> is the head of either magazine: the object most recently freed to it.</summary>
+    public bool IsMagazineHead(byte* obj) => obj == Loaded || obj == Previous;
+
+    /// <summary>Makes <paramref name="arena"/>, which the owner just freed an object to, the one <see cref="MayPush"/> accepts.</summary>
+    public void RememberArena(SlabArena arena)
+    {
+        CheckedArenaBase = (nuint)arena.Base;
+        CheckedArenaStates = arena.States;
+    }
 
     /// <summary>Objects held in both magazines.</summary>
     public int Objects => Cache is null ? 0 : LoadedCount + PreviousCount;

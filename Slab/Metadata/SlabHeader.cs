@@ -10,7 +10,8 @@ namespace VmaEngine.Slab;
 /// <remarks>
 /// Every field is protected by the owning cache's slab lock. A header is valid while its slab is
 /// <see cref="SlabState.Partial"/>, <see cref="SlabState.Full"/>, <see cref="SlabState.Empty"/> or
-/// <see cref="SlabState.RcuPending"/>; once the slab's memory is returned, an on-slab header is gone with it.
+/// <see cref="SlabState.RcuPending"/>; once the slab's memory is returned, an on-slab header is gone with it. The
+/// slab's state itself lives in its arena (<see cref="SlabArena.States"/>), so that it outlives the header.
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct SlabHeader
@@ -32,9 +33,6 @@ internal unsafe struct SlabHeader
 
     /// <summary>Objects of this slab not on <see cref="Freelist"/>: handed out, or held in a magazine.</summary>
     public int InUse;
-
-    /// <summary>Which list, if any, the slab is on.</summary>
-    public SlabState State;
 
     /// <summary>The index of the slab's arena in its cache's arena table.</summary>
     public int Arena;

@@ -71,10 +71,10 @@ public class RcuTests
         bool inSectionAfterwards = true;
         var thread = new Thread(() =>
         {
-            neverRead = Catch(Rcu.ReadUnlock);
+            neverRead = Caught.From(Rcu.ReadUnlock);
             Rcu.ReadLock();
             Rcu.ReadUnlock();
-            afterASection = Catch(Rcu.ReadUnlock);
+            afterASection = Caught.From(Rcu.ReadUnlock);
             inSectionAfterwards = Rcu.IsInReadSection;
         });
         thread.Start();
@@ -125,19 +125,6 @@ public class RcuTests
         }
 
         Assert.That(Task.Run(Rcu.Synchronize).Wait(s_guard), Is.True);
-    }
-
-    private static Exception? Catch(Action action)
-    {
-        try
-        {
-            action();
-            return null;
-        }
-        catch (Exception e)
-        {
-            return e;
-        }
     }
 
     [Test]
