@@ -8,12 +8,19 @@ namespace Bench;
 
 /// <summary>
 /// Runs the benchmarks. Without arguments: every benchmark, non-interactively, with a quick job. With arguments:
-/// the standard BenchmarkDotNet command line (<c>--filter</c>, <c>--job</c>, ...).
+/// the standard BenchmarkDotNet command line (<c>--filter</c>, <c>--job</c>, ...). With <c>--per-guest</c> alone: the
+/// memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead of benchmarks.
 /// </summary>
 public static class Program
 {
     public static void Main(string[] args)
     {
+        if (args is ["--per-guest"])
+        {
+            VmaCore.PerGuestMeasurement.Run();
+            return;
+        }
+
         BenchmarkSwitcher switcher = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly);
         if (args.Length == 0)
         {

@@ -89,6 +89,9 @@ internal sealed unsafe partial class VmaTree : IDisposable
     /// <summary>The statistics of the node cache shared by all trees.</summary>
     internal static SlabInfo NodeCacheInfo => s_nodeCache.Info;
 
+    /// <summary>Returns the node cache's empty slabs to the OS (<c>kmem_cache_shrink</c>), for measurements.</summary>
+    internal static void ShrinkNodeCache() => s_nodeCache.Shrink();
+
     /// <summary>
     /// The worst-case number of nodes a store needs: up to three new nodes per level (a level's slots, with those
     /// of a pulled-in sibling, never exceed three nodes' worth) and a new root.
