@@ -9,7 +9,8 @@ namespace Bench;
 /// <summary>
 /// Runs the benchmarks. Without arguments: every benchmark, non-interactively, with a quick job. With arguments:
 /// the standard BenchmarkDotNet command line (<c>--filter</c>, <c>--job</c>, ...). With <c>--per-guest</c> alone: the
-/// memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead of benchmarks.
+/// memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead of benchmarks; with
+/// <c>--anchor-loop</c>, the plain loop of <see cref="VmaCore.AnchorPairsLoop"/>.
 /// </summary>
 public static class Program
 {
@@ -18,6 +19,12 @@ public static class Program
         if (args is ["--per-guest"])
         {
             VmaCore.PerGuestMeasurement.Run();
+            return;
+        }
+
+        if (args is ["--anchor-loop", string operation, string vmas, string seconds])
+        {
+            VmaCore.AnchorPairsLoop.Run(operation, vmas, seconds);
             return;
         }
 

@@ -46,7 +46,7 @@ public unsafe class KernelAnchorBenchmarks
     private const MapFlags AnonFixed = MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed;
 
     /// <summary>Operations (or pairs) per invocation: the BenchmarkDotNet batch over the random values.</summary>
-    private const int Batch = 1024;
+    internal const int Batch = 1024;
 
     /// <summary>How many random values are drawn: invocations walk through them in turn.</summary>
     private const int RandomValues = 1 << 16;
