@@ -78,21 +78,13 @@ internal static unsafe class PerGuestMeasurement
     /// <summary>Goal 5: the memory of an empty address space, and of each object it holds.</summary>
     private static void MeasureEmptySpaces()
     {
-        var spaces = new AddressSpace[Spaces];
         Snapshot before = Snapshot.Take();
-        for (int i = 0; i < Spaces; i++)
-        {
-            spaces[i] = new AddressSpace();
-        }
-
+        AddressSpace[] spaces = CreateSpaces(() => new AddressSpace());
         Snapshot after = Snapshot.Take();
         Console.WriteLine();
         Console.WriteLine($"## Empty AddressSpace, {Spaces:N0} alive");
         after.PrintPerSpace(before, "empty space");
-        foreach (AddressSpace space in spaces)
-        {
-            space.Dispose();
-        }
+        DisposeAll(spaces);
 
         Console.WriteLine("GC heap of what an empty space holds (10,000 of each, GC.GetTotalMemory deltas):");
         PrintObjectSize("AddressSpace (the object itself, with its options and FaultInjection)", () => new AddressSpace(), s => s.Dispose(), true);
@@ -160,20 +152,12 @@ internal static unsafe class PerGuestMeasurement
         Snapshot start = Snapshot.Take();
         for (int cycle = 1; cycle <= 2; cycle++)
         {
-            var spaces = new AddressSpace[Spaces];
-            for (int i = 0; i < Spaces; i++)
-            {
-                spaces[i] = CreateGuest();
-            }
-
+            AddressSpace[] spaces = CreateSpaces(CreateGuest);
             Snapshot alive = Snapshot.Take();
             Console.WriteLine();
             Console.WriteLine($"## {Spaces:N0} spaces with {GuestVmas} VMAs and a touched page alive, then disposed and the caches shrunk (cycle {cycle})");
             alive.PrintPerSpace(start, "space with 10 VMAs");
-            foreach (AddressSpace space in spaces)
-            {
-                space.Dispose();
-            }
+            DisposeAll(spaces);
 
             Snapshot disposed = Snapshot.Take();
             ShrinkCaches();
@@ -195,6 +179,26 @@ internal static unsafe class PerGuestMeasurement
         VmaTree.ShrinkNodeCache();
         AnonVmaCache.AnonVmas.Shrink();
         AnonVmaCache.Chains.Shrink();
+    }
+
+    /// <summary><see cref="Spaces"/> address spaces made by <paramref name="create"/>.</summary>
+    private static AddressSpace[] CreateSpaces(Func<AddressSpace> create)
+    {
+        var spaces = new AddressSpace[Spaces];
+        for (int i = 0; i < Spaces; i++)
+        {
+            spaces[i] = create();
+        }
+
+        return spaces;
+    }
+
+    private static void DisposeAll(AddressSpace[] spaces)
+    {
+        foreach (AddressSpace space in spaces)
+        {
+            space.Dispose();
+        }
     }
 
     /// <summary>A space with 10 VMAs (alternately read-only and read-write, so that they do not merge) and a touched page.</summary>
