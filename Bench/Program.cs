@@ -8,12 +8,26 @@ namespace Bench;
 
 /// <summary>
 /// Runs the benchmarks. Without arguments: every benchmark, non-interactively, with a quick job. With arguments:
-/// the standard BenchmarkDotNet command line (<c>--filter</c>, <c>--job</c>, ...).
+/// the standard BenchmarkDotNet command line (<c>--filter</c>, <c>--job</c>, ...). With <c>--per-guest</c> alone: the
+/// memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead of benchmarks; with
+/// <c>--anchor-loop</c>, the plain loop of <see cref="VmaCore.AnchorPairsLoop"/>.
 /// </summary>
 public static class Program
 {
     public static void Main(string[] args)
     {
+        if (args is ["--per-guest"])
+        {
+            VmaCore.PerGuestMeasurement.Run();
+            return;
+        }
+
+        if (args is ["--anchor-loop", string operation, string vmas, string seconds])
+        {
+            VmaCore.AnchorPairsLoop.Run(operation, vmas, seconds);
+            return;
+        }
+
         BenchmarkSwitcher switcher = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly);
         if (args.Length == 0)
         {

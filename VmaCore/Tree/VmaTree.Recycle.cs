@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Threading;
 using VmaEngine.Slab;
 using VmaEngine.Vma.Locking;
@@ -34,8 +35,14 @@ namespace VmaEngine.Vma.Tree;
 /// </remarks>
 internal sealed unsafe partial class VmaTree : IRcuCallback
 {
-    /// <summary>The ring's first capacity (256 KiB of nodes at most).</summary>
-    private const int RecycleInitialCapacity = 1024;
+    /// <summary>
+    /// The ring's capacity when the first <see cref="Preallocate"/> makes it (128 bytes; a tree that never stores has
+    /// no ring), enough for the stores of a small tree during one grace period.
+    /// </summary>
+    private const int RecycleFirstCapacity = 16;
+
+    /// <summary>The capacity the idle trim shrinks a grown ring back to (8 KiB of slots, 256 KiB of nodes at most).</summary>
+    private const int RecycleIdleCapacity = 1024;
 
     /// <summary>
     /// The most retired nodes the ring holds (4 MiB of nodes): it doubles up to this when stores retire more nodes
@@ -55,8 +62,11 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     /// <summary>Set by <see cref="Dispose"/> under <see cref="_trimGate"/>: no trim runs afterwards.</summary>
     private bool _disposed;
 
-    /// <summary>The retired nodes, at their position modulo the ring's length (a power of two).</summary>
-    private nint[] _recycleRing = new nint[RecycleInitialCapacity];
+    /// <summary>
+    /// The retired nodes, at their position modulo the ring's length (a power of two); empty until the first
+    /// <see cref="Preallocate"/> and again after <see cref="ReleasePreallocated"/>.
+    /// </summary>
+    private nint[] _recycleRing = [];
 
     /// <summary>How many nodes were ever put in the ring (writer only).</summary>
     private ulong _recycleHead;
@@ -91,7 +101,7 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
 
     /// <summary>
     /// On the RCU thread: frees the ring's nodes beyond <see cref="RecycleIdleReserve"/> and shrinks the ring back
-    /// to its first capacity, if still no store has queued a callback after <paramref name="queued"/>; when
+    /// to <see cref="RecycleIdleCapacity"/>, if still no store has queued a callback after <paramref name="queued"/>; when
     /// mmap_lock is held, tries again after another grace period. Holding mmap_lock for write makes this thread the
     /// writer, so it may touch the writer-only ring; it starts no write section, as it changes no VMA.
     /// </summary>
@@ -99,7 +109,7 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     {
         // Read without the lock, as a hint: with nothing to trim, no need to take mmap_lock. A store racing with this
         // read queues a callback of its own, which looks again.
-        if (_writerLock is null || (RecyclingNodes <= RecycleIdleReserve && _recycleRing.Length == RecycleInitialCapacity))
+        if (_writerLock is null || (RecyclingNodes <= RecycleIdleReserve && _recycleRing.Length <= RecycleIdleCapacity))
         {
             return;
         }
@@ -140,7 +150,10 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     private void AssertWriter() =>
         Debug.Assert(_writerLock is null || _writerLock.IsWriteLockHeld, "the VMA tree of an mm is changed without its mmap_lock held for write");
 
-    /// <summary>Frees the oldest ring nodes past their grace period until at most <paramref name="keep"/> remain, then shrinks the ring if they fit its first capacity.</summary>
+    /// <summary>
+    /// Frees the oldest ring nodes past their grace period until at most <paramref name="keep"/> remain, then shrinks
+    /// the ring to <see cref="RecycleIdleCapacity"/> if it is larger and they fit.
+    /// </summary>
     private void FreeRecycledBeyond(int keep)
     {
         ulong safe = Volatile.Read(ref _recycleSafe);
@@ -149,9 +162,9 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
             s_nodeCache.Free((VmaTreeNode*)_recycleRing[RingIndex(_recycleTail++)]);
         }
 
-        if (_recycleRing.Length > RecycleInitialCapacity && RecyclingNodes <= RecycleInitialCapacity)
+        if (_recycleRing.Length > RecycleIdleCapacity && RecyclingNodes <= RecycleIdleCapacity)
         {
-            ResizeRing(RecycleInitialCapacity);
+            ResizeRing(RecycleIdleCapacity);
         }
     }
 
@@ -168,18 +181,22 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
     }
 
     /// <summary>
-    /// Before a store (from <see cref="Preallocate"/>, so that a store never allocates): doubles the ring, keeping
-    /// every node at its position, when it has no room for the <paramref name="nodes"/> the store may retire, unless
-    /// it is at <see cref="RecycleMaxCapacity"/>.
+    /// Before a store (from <see cref="Preallocate"/>, so that a store never allocates): makes the ring at
+    /// <see cref="RecycleFirstCapacity"/>, or doubles it, keeping every node at its position, until it has room for
+    /// the <paramref name="nodes"/> the store may retire or reaches <see cref="RecycleMaxCapacity"/>.
     /// </summary>
     private void MakeRecycleRoom(int nodes)
     {
-        if ((ulong)_recycleRing.Length - (_recycleHead - _recycleTail) >= (ulong)nodes || _recycleRing.Length == RecycleMaxCapacity)
+        int capacity = _recycleRing.Length;
+        while ((ulong)capacity - (_recycleHead - _recycleTail) < (ulong)nodes && capacity < RecycleMaxCapacity)
         {
-            return;
+            capacity = capacity == 0 ? RecycleFirstCapacity : capacity * 2;
         }
 
-        ResizeRing(_recycleRing.Length * 2);
+        if (capacity != _recycleRing.Length)
+        {
+            ResizeRing(capacity);
+        }
     }
 
     /// <summary>Moves the ring's nodes, each at its position, into a ring of <paramref name="capacity"/> slots (a power of two that holds them all).</summary>
@@ -189,14 +206,24 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
         var ring = new nint[capacity];
         for (ulong position = _recycleTail; position < _recycleHead; position++)
         {
-            ring[(int)(position % (ulong)ring.Length)] = _recycleRing[RingIndex(position)];
+            ring[RingIndex(ring, position)] = _recycleRing[RingIndex(position)];
         }
 
         _recycleRing = ring;
     }
 
     /// <summary>The ring slot of a position.</summary>
-    private int RingIndex(ulong position) => (int)(position % (ulong)_recycleRing.Length);
+    private int RingIndex(ulong position) => RingIndex(_recycleRing, position);
+
+    /// <summary>
+    /// The slot of a position in a ring of a power-of-two length: a mask, where the remainder by a length the JIT
+    /// does not know would cost a 64-bit division on every node recycled or reused.
+    /// </summary>
+    private static int RingIndex(nint[] ring, ulong position)
+    {
+        Debug.Assert(BitOperations.IsPow2(ring.Length), "the ring's length is a power of two");
+        return (int)position & (ring.Length - 1);
+    }
 
     /// <summary>Ends a store's retirements: one RCU callback marks the nodes recycled since the last one.</summary>
     private void QueueRecycled()
@@ -219,7 +246,7 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
         return (VmaTreeNode*)_recycleRing[RingIndex(_recycleTail++)];
     }
 
-    /// <summary>Returns every node of the ring to the slab: at once when past its grace period, else after one.</summary>
+    /// <summary>Returns every node of the ring to the slab (at once when past its grace period, else after one) and drops the ring.</summary>
     private void ReleaseRecycled()
     {
         ulong safe = Volatile.Read(ref _recycleSafe);
@@ -235,5 +262,7 @@ internal sealed unsafe partial class VmaTree : IRcuCallback
                 s_nodeCache.FreeRcu(node);
             }
         }
+
+        _recycleRing = [];
     }
 }

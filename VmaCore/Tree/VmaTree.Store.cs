@@ -8,27 +8,20 @@ namespace VmaEngine.Vma.Tree;
 /// <summary>The writer side of <see cref="VmaTree"/>: stores, which copy the nodes they change (lib/maple_tree.c, mas_store_prealloc).</summary>
 internal sealed unsafe partial class VmaTree
 {
-    /// <summary>The walk to the first index of the store; widened when a rebalance pulls in a node on the left.</summary>
-    private TreePath _left;
+    /// <summary>
+    /// The writer's walks and the big node (5 KiB), made by the first <see cref="Preallocate"/> and dropped by
+    /// <see cref="ReleasePreallocated"/>, so that a tree that stores nothing (an idle or empty address space) does
+    /// not hold them. Writer only.
+    /// </summary>
+    private StoreBuffers? _buffers;
 
     /// <summary>
-    /// Whether <see cref="_left"/> is still a walk of the current tree: true after a walk, and after the stores that
+    /// Whether <see cref="Left"/> is still a walk of the current tree: true after a walk, and after the stores that
     /// keep every inner node (slot and node stores, which update the leaf level); false once a general store
-    /// rebuilds levels or the tree is disposed. While true, the next store's walk starts from it.
+    /// rebuilds levels, the buffers are dropped or the tree is disposed. While true, the next store's walk starts
+    /// from it.
     /// </summary>
     private bool _leftValid;
-
-    /// <summary>The walk to the last index of the store; widened when a rebalance pulls in a node on the right.</summary>
-    private TreePath _right;
-
-    /// <summary>The walks as they were before any rebalance: they bound the nodes the store replaces.</summary>
-    private TreePath _originalLeft;
-
-    /// <summary>See <see cref="_originalLeft"/>.</summary>
-    private TreePath _originalRight;
-
-    /// <summary>The slots of the level being rebuilt.</summary>
-    private BigNode _big;
 
     /// <summary>The nodes the last rebuilt level was split into, as slots for the level above.</summary>
     private LevelOutput _output;
@@ -72,7 +65,7 @@ internal sealed unsafe partial class VmaTree
             return;
         }
 
-        Descend(start, ref _left);
+        Descend(start, ref Left);
         _leftValid = true;
         if (vma == null)
         {
@@ -98,14 +91,14 @@ internal sealed unsafe partial class VmaTree
         if (start > 0 && RangeNearLeft(start - 1, out ulong first, out _) == null)
         {
             start = first;
-            ref PathLevel leaf = ref _left[0];
+            ref PathLevel leaf = ref Left[0];
             if (start >= leaf.Min)
             {
                 leaf.Offset = VmaTreeNode.LeafOffset(leaf.Node, start);
             }
             else
             {
-                Descend(start, ref _left);
+                Descend(start, ref Left);
             }
         }
 
@@ -121,7 +114,7 @@ internal sealed unsafe partial class VmaTree
     /// </summary>
     private VmArea* RangeNearLeft(ulong index, out ulong first, out ulong last)
     {
-        ref PathLevel leaf = ref _left[0];
+        ref PathLevel leaf = ref Left[0];
         if (index < leaf.Min || index > leaf.Max)
         {
             return FindRange(index, out first, out last);
@@ -139,8 +132,8 @@ internal sealed unsafe partial class VmaTree
     /// </summary>
     private void DescendRight(ulong last)
     {
-        CopyPath(ref _left, ref _right);
-        Descend(last, ref _right);
+        CopyPath(ref Left, ref Right);
+        Descend(last, ref Right);
     }
 
     /// <summary>Copies the levels of the tree's height from one walk to another (not the whole buffer).</summary>
@@ -195,7 +188,7 @@ internal sealed unsafe partial class VmaTree
     /// </summary>
     private bool TryStoreSlot(ulong start, ulong last, VmArea* vma)
     {
-        ref PathLevel leaf = ref _left[0];
+        ref PathLevel leaf = ref Left[0];
         int i = leaf.Offset;
         if (VmaTreeNode.SlotMin(leaf.Node, i, leaf.Min) != start || VmaTreeNode.SlotMax(leaf.Node, i, leaf.Max) != last)
         {
@@ -227,7 +220,7 @@ internal sealed unsafe partial class VmaTree
     /// </summary>
     private bool TryStoreNode(ulong start, ulong last, VmArea* vma)
     {
-        ref PathLevel leaf = ref _left[0];
+        ref PathLevel leaf = ref Left[0];
         VmaTreeNode* old = leaf.Node;
         if (_height < 2 || last > leaf.Max)
         {
@@ -293,7 +286,7 @@ internal sealed unsafe partial class VmaTree
         _version++;
         leaf.Node = node;
         Debug.Assert(!HasAdjacentFree(node), "a node store left two free ranges side by side");
-        ref PathLevel parent = ref _left[1];
+        ref PathLevel parent = ref Left[1];
         Volatile.Write(ref parent.Node->Child[parent.Offset], (ulong)VmaTreeNode.ToTagged(node));
         PropagateGap(0);
         _count += delta;
@@ -346,8 +339,8 @@ internal sealed unsafe partial class VmaTree
         bool wasEmpty = _root == 0;
         _version++;
         _leftValid = false;
-        CopyPath(ref _left, ref _originalLeft);
-        CopyPath(ref _right, ref _originalRight);
+        CopyPath(ref Left, ref OriginalLeft);
+        CopyPath(ref Right, ref OriginalRight);
         _countDelta = 0;
         FillLeafLevel(start, last, vma);
         for (int level = 0; ; level++)
@@ -364,7 +357,7 @@ internal sealed unsafe partial class VmaTree
                 break;
             }
 
-            if (!pulled && _outputCount == 1 && _left[level].Node == _right[level].Node)
+            if (!pulled && _outputCount == 1 && Left[level].Node == Right[level].Node)
             {
                 PublishInParent(level);
                 top = level;
@@ -376,7 +369,7 @@ internal sealed unsafe partial class VmaTree
 
         if (!wasEmpty)
         {
-            RetireRun(top, _originalLeft[top].Node, true, true);
+            RetireRun(top, OriginalLeft[top].Node, true, true);
         }
 
         _count += _countDelta;
@@ -390,7 +383,7 @@ internal sealed unsafe partial class VmaTree
     /// <summary>Sets <see cref="_storeHint"/> to the new leaf, among the leaf level's output, that holds <paramref name="start"/>.</summary>
     private void RememberStoreLeaf(ulong start)
     {
-        ulong min = _big.Min;
+        ulong min = Big.Min;
         for (int p = 0; p < _outputCount; p++)
         {
             if (start <= _output[p].Last)
@@ -412,39 +405,39 @@ internal sealed unsafe partial class VmaTree
     {
         if (_root == 0)
         {
-            _big.Reset(0);
+            Big.Reset(0);
             if (start > 0)
             {
-                _big.Add(start - 1, 0, 0);
+                Big.Add(start - 1, 0, 0);
             }
 
-            _big.Add(last, (nint)vma, 0);
+            Big.Add(last, (nint)vma, 0);
             if (last < ulong.MaxValue)
             {
-                _big.Add(ulong.MaxValue, 0, 0);
+                Big.Add(ulong.MaxValue, 0, 0);
             }
 
             return;
         }
 
-        ref PathLevel left = ref _left[0];
-        ref PathLevel right = ref _right[0];
-        _big.Reset(left.Min);
-        _big.AddSlots(left.Node, 0, left.Offset - 1, left.Max);
+        ref PathLevel left = ref Left[0];
+        ref PathLevel right = ref Right[0];
+        Big.Reset(left.Min);
+        Big.AddSlots(left.Node, 0, left.Offset - 1, left.Max);
         if (VmaTreeNode.SlotMin(left.Node, left.Offset, left.Min) < start)
         {
-            _big.Add(start - 1, (nint)left.Node->LeafSlot[left.Offset], 0);
+            Big.Add(start - 1, (nint)left.Node->LeafSlot[left.Offset], 0);
         }
 
-        _big.Add(last, (nint)vma, 0);
+        Big.Add(last, (nint)vma, 0);
         ulong rightLast = VmaTreeNode.SlotMax(right.Node, right.Offset, right.Max);
         if (rightLast > last)
         {
-            _big.Add(rightLast, (nint)right.Node->LeafSlot[right.Offset], 0);
+            Big.Add(rightLast, (nint)right.Node->LeafSlot[right.Offset], 0);
         }
 
-        _big.AddSlots(right.Node, right.Offset + 1, right.Node->End, right.Max);
-        Debug.Assert(!_big.HasAdjacentFree(), "a store left two free ranges side by side");
+        Big.AddSlots(right.Node, right.Offset + 1, right.Node->End, right.Max);
+        Debug.Assert(!Big.HasAdjacentFree(), "a store left two free ranges side by side");
     }
 
     /// <summary>
@@ -454,16 +447,16 @@ internal sealed unsafe partial class VmaTree
     /// </summary>
     private void FillInnerLevel(int level)
     {
-        ref PathLevel left = ref _left[level];
-        ref PathLevel right = ref _right[level];
-        _big.Reset(left.Min);
-        _big.AddSlots(left.Node, 0, left.Offset - 1, left.Max);
+        ref PathLevel left = ref Left[level];
+        ref PathLevel right = ref Right[level];
+        Big.Reset(left.Min);
+        Big.AddSlots(left.Node, 0, left.Offset - 1, left.Max);
         for (int i = 0; i < _outputCount; i++)
         {
-            _big.Add(_output[i].Last, _output[i].Slot, _output[i].Gap);
+            Big.Add(_output[i].Last, _output[i].Slot, _output[i].Gap);
         }
 
-        _big.AddSlots(right.Node, right.Offset + 1, right.Node->End, right.Max);
+        Big.AddSlots(right.Node, right.Offset + 1, right.Node->End, right.Max);
     }
 
     /// <summary>
@@ -475,18 +468,18 @@ internal sealed unsafe partial class VmaTree
     private bool Rebalance(int level)
     {
         bool leaf = level == 0;
-        int count = _big.Count;
+        int count = Big.Count;
         if (count < VmaTreeNode.MinSlotCount(leaf))
         {
             for (int above = level + 1; above < _height; above++)
             {
-                if (_left[above].Offset > 0)
+                if (Left[above].Offset > 0)
                 {
                     PullLeft(level, above);
                     return true;
                 }
 
-                if (_right[above].Offset < _right[above].Node->End)
+                if (Right[above].Offset < Right[above].Node->End)
                 {
                     PullRight(level, above);
                     return true;
@@ -503,14 +496,14 @@ internal sealed unsafe partial class VmaTree
         }
 
         int room = (2 * VmaTreeNode.SlotCount(leaf)) - count;
-        ref PathLevel leftParent = ref _left[level + 1];
+        ref PathLevel leftParent = ref Left[level + 1];
         if (leftParent.Offset > 0 && SlotsOf(leftParent, leftParent.Offset - 1) <= room)
         {
             PullLeft(level, level + 1);
             return true;
         }
 
-        ref PathLevel rightParent = ref _right[level + 1];
+        ref PathLevel rightParent = ref Right[level + 1];
         if (rightParent.Offset < rightParent.Node->End && SlotsOf(rightParent, rightParent.Offset + 1) <= room)
         {
             PullRight(level, level + 1);
@@ -530,30 +523,30 @@ internal sealed unsafe partial class VmaTree
     /// </summary>
     private void PullLeft(int level, int ancestor)
     {
-        _left[ancestor].Offset--;
+        Left[ancestor].Offset--;
         for (int h = ancestor - 1; h >= level; h--)
         {
-            _left[h] = Child(_left[h + 1]);
-            _left[h].Offset = _left[h].Node->End;
-            RetireNode(_left[h].Node, h);
+            Left[h] = Child(Left[h + 1]);
+            Left[h].Offset = Left[h].Node->End;
+            RetireNode(Left[h].Node, h);
         }
 
-        _big.Prepend(_left[level].Node, _left[level].Min);
+        Big.Prepend(Left[level].Node, Left[level].Min);
     }
 
     /// <summary>The mirror of <see cref="PullLeft"/>: the next node of the level, appended to the big node.</summary>
     private void PullRight(int level, int ancestor)
     {
-        _right[ancestor].Offset++;
+        Right[ancestor].Offset++;
         for (int h = ancestor - 1; h >= level; h--)
         {
-            _right[h] = Child(_right[h + 1]);
-            _right[h].Offset = 0;
-            RetireNode(_right[h].Node, h);
+            Right[h] = Child(Right[h + 1]);
+            Right[h].Offset = 0;
+            RetireNode(Right[h].Node, h);
         }
 
-        VmaTreeNode* node = _right[level].Node;
-        _big.AddSlots(node, 0, node->End, _right[level].Max);
+        VmaTreeNode* node = Right[level].Node;
+        Big.AddSlots(node, 0, node->End, Right[level].Max);
     }
 
     /// <summary>The walk level of the child a walk level points at (offset not yet chosen).</summary>
@@ -571,7 +564,7 @@ internal sealed unsafe partial class VmaTree
     /// </summary>
     private void SplitBigNode(bool leaf)
     {
-        int count = _big.Count;
+        int count = Big.Count;
         int capacity = VmaTreeNode.SlotCount(leaf);
         int parts = (count + capacity - 1) / capacity;
         Debug.Assert(parts <= LevelOutput.Capacity, $"a level split into {parts} nodes");
@@ -581,7 +574,7 @@ internal sealed unsafe partial class VmaTree
             int size = (count / parts) + (p < count % parts ? 1 : 0);
             VmaTreeNode* node = TakeNode();
             ulong gap = FillNode(node, leaf, from, size);
-            _output[p] = new TreeItem(_big[from + size - 1].Last, VmaTreeNode.ToTagged(node), gap);
+            _output[p] = new TreeItem(Big[from + size - 1].Last, VmaTreeNode.ToTagged(node), gap);
             from += size;
         }
 
@@ -595,11 +588,11 @@ internal sealed unsafe partial class VmaTree
         node->IsLeaf = leaf;
         node->End = (byte)(size - 1);
         ulong* slots = VmaTreeNode.Slots(node);
-        ulong first = from == 0 ? _big.Min : _big[from - 1].Last + 1;
+        ulong first = from == 0 ? Big.Min : Big[from - 1].Last + 1;
         ulong gap = 0;
         for (int i = 0; i < capacity; i++)
         {
-            TreeItem item = i < size ? _big[from + i] : new TreeItem(ulong.MaxValue, 0, 0);
+            TreeItem item = i < size ? Big[from + i] : new TreeItem(ulong.MaxValue, 0, 0);
             if (i < capacity - 1)
             {
                 node->Pivot[i] = i < size - 1 ? item.Last : ulong.MaxValue;
@@ -635,10 +628,10 @@ internal sealed unsafe partial class VmaTree
         nint root = _output[0].Slot;
         if (_outputCount > 1)
         {
-            _big.Reset(0);
+            Big.Reset(0);
             for (int i = 0; i < _outputCount; i++)
             {
-                _big.Add(_output[i].Last, _output[i].Slot, _output[i].Gap);
+                Big.Add(_output[i].Last, _output[i].Slot, _output[i].Gap);
             }
 
             VmaTreeNode* node = TakeNode();
@@ -674,7 +667,7 @@ internal sealed unsafe partial class VmaTree
     /// </summary>
     private void PublishInParent(int level)
     {
-        ref PathLevel parent = ref _left[level + 1];
+        ref PathLevel parent = ref Left[level + 1];
         parent.Node->Gap[parent.Offset] = _output[0].Gap;
         Volatile.Write(ref parent.Node->Child[parent.Offset], (ulong)_output[0].Slot);
         PropagateGap(level + 1);
@@ -688,8 +681,8 @@ internal sealed unsafe partial class VmaTree
     {
         for (; level < _height - 1; level++)
         {
-            ulong gap = NodeGap(_left[level]);
-            ref PathLevel parent = ref _left[level + 1];
+            ulong gap = NodeGap(Left[level]);
+            ref PathLevel parent = ref Left[level + 1];
             if (parent.Node->Gap[parent.Offset] == gap)
             {
                 return;
@@ -733,6 +726,31 @@ internal sealed unsafe partial class VmaTree
     /// <summary>The size of [first, last], saturated at <see cref="ulong.MaxValue"/> for the whole space.</summary>
     private static ulong RangeSize(ulong first, ulong last) => last - first == ulong.MaxValue ? ulong.MaxValue : last - first + 1;
 
+    /// <summary>The walk to the first index of the store; widened when a rebalance pulls in a node on the left.</summary>
+    private ref TreePath Left => ref Buffers.Left;
+
+    /// <summary>The walk to the last index of the store; widened when a rebalance pulls in a node on the right.</summary>
+    private ref TreePath Right => ref Buffers.Right;
+
+    /// <summary>The walks as they were before any rebalance: they bound the nodes the store replaces.</summary>
+    private ref TreePath OriginalLeft => ref Buffers.OriginalLeft;
+
+    /// <summary>See <see cref="OriginalLeft"/>.</summary>
+    private ref TreePath OriginalRight => ref Buffers.OriginalRight;
+
+    /// <summary>The slots of the level being rebuilt.</summary>
+    private ref BigNode Big => ref Buffers.Big;
+
+    /// <summary>The buffers, which exist from a <see cref="Preallocate"/> to the next <see cref="ReleasePreallocated"/>.</summary>
+    private StoreBuffers Buffers
+    {
+        get
+        {
+            Debug.Assert(_buffers != null, "a store without a successful Preallocate");
+            return _buffers;
+        }
+    }
+
     /// <summary>The nodes one rebuilt level was split into.</summary>
     [InlineArray(Capacity)]
     private struct LevelOutput
@@ -741,5 +759,24 @@ internal sealed unsafe partial class VmaTree
         public const int Capacity = 3;
 
         private TreeItem _item;
+    }
+
+    /// <summary>The writer's walk and rebuild buffers (see <see cref="_buffers"/>).</summary>
+    private sealed class StoreBuffers
+    {
+        /// <summary>See <see cref="VmaTree.Left"/>.</summary>
+        public TreePath Left;
+
+        /// <summary>See <see cref="VmaTree.Right"/>.</summary>
+        public TreePath Right;
+
+        /// <summary>See <see cref="VmaTree.OriginalLeft"/>.</summary>
+        public TreePath OriginalLeft;
+
+        /// <summary>See <see cref="VmaTree.OriginalRight"/>.</summary>
+        public TreePath OriginalRight;
+
+        /// <summary>See <see cref="VmaTree.Big"/>.</summary>
+        public BigNode Big;
     }
 }

@@ -89,6 +89,9 @@ internal sealed unsafe partial class VmaTree : IDisposable
     /// <summary>The statistics of the node cache shared by all trees.</summary>
     internal static SlabInfo NodeCacheInfo => s_nodeCache.Info;
 
+    /// <summary>Returns the node cache's empty slabs to the OS (<c>kmem_cache_shrink</c>), for measurements.</summary>
+    internal static void ShrinkNodeCache() => s_nodeCache.Shrink();
+
     /// <summary>
     /// The worst-case number of nodes a store needs: up to three new nodes per level (a level's slots, with those
     /// of a pulled-in sibling, never exceed three nodes' worth) and a new root.
@@ -249,6 +252,7 @@ internal sealed unsafe partial class VmaTree : IDisposable
         }
 
         MakeRecycleRoom(NodesNeeded);
+        _buffers ??= new StoreBuffers();
 
         // Nodes left over from earlier stores of a taller tree go back to the slab.
         while (_poolCount > NodesNeeded)
@@ -259,7 +263,10 @@ internal sealed unsafe partial class VmaTree : IDisposable
         return true;
     }
 
-    /// <summary>Returns the unused preallocated nodes (<c>mas_destroy</c>) and the recycled ones to the slab.</summary>
+    /// <summary>
+    /// Returns the unused preallocated nodes (<c>mas_destroy</c>) and the recycled ones to the slab, and drops the
+    /// recycling ring and the store buffers, which the next <see cref="Preallocate"/> makes again.
+    /// </summary>
     public void ReleasePreallocated()
     {
         while (_poolCount > 0)
@@ -268,6 +275,8 @@ internal sealed unsafe partial class VmaTree : IDisposable
         }
 
         ReleaseRecycled();
+        _buffers = null;
+        _leftValid = false;
     }
 
     /// <summary>
@@ -396,8 +405,8 @@ internal sealed unsafe partial class VmaTree : IDisposable
             return;
         }
 
-        int from = leftEdge ? _originalLeft[level].Offset : 0;
-        int to = rightEdge ? _originalRight[level].Offset : node->End;
+        int from = leftEdge ? OriginalLeft[level].Offset : 0;
+        int to = rightEdge ? OriginalRight[level].Offset : node->End;
         for (int c = from; c <= to; c++)
         {
             RetireRun(level - 1, VmaTreeNode.FromTagged((nint)node->Child[c]), leftEdge && c == from, rightEdge && c == to);
