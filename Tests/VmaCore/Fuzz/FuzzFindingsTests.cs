@@ -1,0 +1,29 @@
+using NUnit.Framework;
+using VmaEngine.Vma;
+using static Tests.VmaCore.Syscalls.Layout;
+
+namespace Tests.VmaCore.Fuzz;
+
+/// <summary>
+/// Regression tests for the differences the differential syscall fuzzer found between the engine and Linux 6.18
+/// (each failed before its fix; the kernel's result is the expected one).
+/// </summary>
+public sealed class FuzzFindingsTests
+{
+    private const Prot Rw = Prot.Read | Prot.Write;
+    private const MapFlags AnonFixed = MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed;
+
+    /// <summary>
+    /// mprotect with PROT_GROWSUP: a range whose start is unmapped is ENOMEM like any other (the kernel checks the start
+    /// first); only a mapped start reaches the VM_GROWSUP check, which no x86-64 VMA passes (EINVAL).
+    /// </summary>
+    [Test]
+    public void MprotectGrowsUp_UnmappedStartIsEnomem()
+    {
+        using var space = new AddressSpace();
+        Assert.That(space.Mmap(P(4), L(4), Rw, AnonFixed, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.Mprotect(P(2), L(4), Prot.Read | Prot.GrowsUp), Is.EqualTo(Errno.ENOMEM));
+        Assert.That(space.Mprotect(P(4), L(1), Prot.Read | Prot.GrowsUp), Is.EqualTo(Errno.EINVAL));
+        Assert.That(space.Mprotect(P(20), L(1), Prot.Read | Prot.GrowsUp), Is.EqualTo(Errno.ENOMEM));
+    }
+}
