@@ -26,4 +26,21 @@ public sealed class FuzzFindingsTests
         Assert.That(space.Mprotect(P(4), L(1), Prot.Read | Prot.GrowsUp), Is.EqualTo(Errno.EINVAL));
         Assert.That(space.Mprotect(P(20), L(1), Prot.Read | Prot.GrowsUp), Is.EqualTo(Errno.ENOMEM));
     }
+
+    /// <summary>
+    /// mremap without MREMAP_FIXED ignores its new-address argument (6.17's check of it against TASK_SIZE was a
+    /// regression, fixed in 6.17.y and 6.18); with MREMAP_FIXED a destination past TASK_SIZE stays EINVAL.
+    /// </summary>
+    [Test]
+    public void MremapWithoutFixed_IgnoresTheNewAddress()
+    {
+        using var space = new AddressSpace(AddressSpaceOptions.ForProfile(AddressSpaceOptions.ProfileOracleHost));
+        Assert.That(space.Mmap(P(0), L(2), Rw, AnonFixed, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.Mremap(P(0), L(2), L(4), MremapFlags.None, MmConstants.TaskSize - L(1), out ulong grown), Is.EqualTo(Errno.None));
+        Assert.That(grown, Is.EqualTo(P(0)));
+        Assert.That(space.Mremap(P(8), L(1), L(2), MremapFlags.MayMove, ulong.MaxValue, out _), Is.EqualTo(Errno.EFAULT));
+        Assert.That(
+            space.Mremap(P(0), L(4), L(4), MremapFlags.MayMove | MremapFlags.Fixed, MmConstants.TaskSize - L(1), out _),
+            Is.EqualTo(Errno.EINVAL));
+    }
 }
