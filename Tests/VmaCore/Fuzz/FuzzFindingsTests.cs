@@ -43,4 +43,19 @@ public sealed class FuzzFindingsTests
             space.Mremap(P(0), L(4), L(4), MremapFlags.MayMove | MremapFlags.Fixed, MmConstants.TaskSize - L(1), out _),
             Is.EqualTo(Errno.EINVAL));
     }
+
+    /// <summary>
+    /// A MAP_FIXED address in the last 4095 values of the address space is taken for an error code by the kernel
+    /// (<c>IS_ERR_VALUE</c> in <c>__get_unmapped_area</c>): mmap returns that errno.
+    /// </summary>
+    [TestCase(ulong.MaxValue, Errno.EPERM)]
+    [TestCase(ulong.MaxValue - 12, Errno.EACCES)]
+    [TestCase(ulong.MaxValue - 4094, (Errno)4095)]
+    [TestCase(ulong.MaxValue - 4095, Errno.ENOMEM)]
+    public void MmapFixedAtAnErrorValue_ReturnsThatErrno(ulong address, Errno expected)
+    {
+        using var space = new AddressSpace();
+        Assert.That(space.Mmap(address, L(1), Rw, AnonFixed, out _), Is.EqualTo(expected));
+        Assert.That(space.MapCount, Is.Zero);
+    }
 }
