@@ -15,6 +15,12 @@ public enum MapFlags
     /// <summary>MAP_PRIVATE.</summary>
     Private = 0x02,
 
+    /// <summary>
+    /// MAP_SHARED_VALIDATE (a MAP_TYPE value, not a bit): MAP_SHARED that refuses, with EOPNOTSUPP, any flag outside
+    /// the legacy set instead of ignoring it. Anonymous mappings do not take it (EINVAL).
+    /// </summary>
+    SharedValidate = 0x03,
+
     /// <summary>MAP_FIXED: place exactly at the address, replacing what is there.</summary>
     Fixed = 0x10,
 

@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using VmaEngine.Vma;
+using VmaEngine.Vma.Files;
 using static Tests.VmaCore.Syscalls.Layout;
 
 namespace Tests.VmaCore.Fuzz;
@@ -57,5 +58,44 @@ public sealed class FuzzFindingsTests
         using var space = new AddressSpace();
         Assert.That(space.Mmap(address, L(1), Rw, AnonFixed, out _), Is.EqualTo(expected));
         Assert.That(space.MapCount, Is.Zero);
+    }
+
+    /// <summary>
+    /// A file mapping must end within MAX_LFS_FILESIZE (2^63 - 1 bytes), else EOVERFLOW (<c>file_mmap_ok</c>), even
+    /// though offset plus length does not wrap.
+    /// </summary>
+    [TestCase(0x7FFF_FFFF_FFFF_E000UL, 1UL, Errno.None)]
+    [TestCase(0x7FFF_FFFF_FFFF_F000UL, 1UL, Errno.EOVERFLOW)]
+    [TestCase(0x7FFF_FFFF_FFFF_C000UL, 3UL, Errno.None)]
+    [TestCase(0x7FFF_FFFF_FFFF_C000UL, 4UL, Errno.EOVERFLOW)]
+    [TestCase(0xFFFF_FFFF_FFFF_F000UL, 1UL, Errno.EOVERFLOW)]
+    public void MmapFileBeyondTheLargestFileOffset_IsEoverflow(ulong offset, ulong pages, Errno expected)
+    {
+        using var files = new FileRegistry();
+        using var space = new AddressSpace();
+        MappedFile file = files.Open("f", 16);
+        Assert.That(space.Mmap(P(0), L(pages), Prot.Read, MapFlags.Private | MapFlags.Fixed, file, offset, out _), Is.EqualTo(expected));
+        Assert.That(space.MapCount, Is.EqualTo(expected == Errno.None ? 1 : 0));
+    }
+
+    /// <summary>
+    /// MAP_SHARED_VALIDATE maps a file shared, refusing with EOPNOTSUPP any flag outside LEGACY_MAP_MASK (MAP_SYNC,
+    /// MAP_FIXED_NOREPLACE, unknown bits) where MAP_SHARED ignores them; anonymous memory does not take it.
+    /// </summary>
+    [Test]
+    public void MmapSharedValidate_MapsAFileSharedAndRefusesNonLegacyFlags()
+    {
+        using var files = new FileRegistry();
+        using var space = new AddressSpace();
+        MappedFile file = files.Open("f", 16);
+        const MapFlags validate = MapFlags.SharedValidate | MapFlags.Fixed;
+        Assert.That(space.Mmap(P(0), L(1), Rw, validate | (MapFlags)0x40, file, 0, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.Snapshot()[0].Flags & (VmFlags.Shared | VmFlags.MayShare), Is.EqualTo(VmFlags.Shared | VmFlags.MayShare));
+        Assert.That(space.Mmap(P(2), L(1), Rw, validate | (MapFlags)0x80000, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
+        Assert.That(space.Mmap(P(2), L(1), Rw, MapFlags.SharedValidate | MapFlags.FixedNoReplace, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
+        Assert.That(space.Mmap(P(2), L(1), Rw, validate | (MapFlags)0x200, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
+        Assert.That(space.Mmap(P(2), L(1), Rw, MapFlags.Shared | MapFlags.Fixed | (MapFlags)0x200, file, 0, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.Mmap(P(4), L(1), Rw, validate | MapFlags.Anonymous, out _), Is.EqualTo(Errno.EINVAL));
+        Assert.That(space.MapCount, Is.EqualTo(2));
     }
 }
