@@ -42,6 +42,12 @@ public enum MapFlags
     /// <summary>MAP_STACK: the mapping is a thread stack; it gets VM_NOHUGEPAGE.</summary>
     Stack = 0x20000,
 
+    /// <summary>
+    /// MAP_SYNC: synchronous page faults on DAX files. It sets VM_SYNC on any mapping (which then merges only with
+    /// VM_SYNC neighbours); MAP_SHARED_VALIDATE refuses it with EOPNOTSUPP on files without DAX (all of the engine's).
+    /// </summary>
+    Sync = 0x80000,
+
     /// <summary>MAP_FIXED_NOREPLACE: place exactly at the address, failing with EEXIST if anything is there.</summary>
     FixedNoReplace = 0x100000,
 }

@@ -91,11 +91,24 @@ public sealed class FuzzFindingsTests
         const MapFlags validate = MapFlags.SharedValidate | MapFlags.Fixed;
         Assert.That(space.Mmap(P(0), L(1), Rw, validate | (MapFlags)0x40, file, 0, out _), Is.EqualTo(Errno.None));
         Assert.That(space.Snapshot()[0].Flags & (VmFlags.Shared | VmFlags.MayShare), Is.EqualTo(VmFlags.Shared | VmFlags.MayShare));
-        Assert.That(space.Mmap(P(2), L(1), Rw, validate | (MapFlags)0x80000, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
+        Assert.That(space.Mmap(P(2), L(1), Rw, validate | MapFlags.Sync, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
         Assert.That(space.Mmap(P(2), L(1), Rw, MapFlags.SharedValidate | MapFlags.FixedNoReplace, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
         Assert.That(space.Mmap(P(2), L(1), Rw, validate | (MapFlags)0x200, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
         Assert.That(space.Mmap(P(2), L(1), Rw, MapFlags.Shared | MapFlags.Fixed | (MapFlags)0x200, file, 0, out _), Is.EqualTo(Errno.None));
         Assert.That(space.Mmap(P(4), L(1), Rw, validate | MapFlags.Anonymous, out _), Is.EqualTo(Errno.EINVAL));
         Assert.That(space.MapCount, Is.EqualTo(2));
+    }
+
+    /// <summary>MAP_SYNC sets VM_SYNC on any mapping (only MAP_SHARED_VALIDATE checks it), so it blocks merges.</summary>
+    [Test]
+    public void MmapSync_SetsVmSyncWhichBlocksMerging()
+    {
+        using var space = new AddressSpace();
+        Assert.That(space.Mmap(P(0), L(2), Prot.Read, AnonFixed | MapFlags.Sync, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.Mmap(P(2), L(2), Prot.Read, AnonFixed, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.MapCount, Is.EqualTo(2));
+        Assert.That(space.Snapshot()[0].Flags & VmFlags.Sync, Is.EqualTo(VmFlags.Sync));
+        Assert.That(space.Mmap(P(4), L(2), Prot.Read, AnonFixed | MapFlags.Sync, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.MapCount, Is.EqualTo(3));
     }
 }
