@@ -14,27 +14,35 @@ internal static class MapsPrinter
     /// <summary>The VmFlags mnemonics the oracle keeps by default, sorted in ascending byte order.</summary>
     private static readonly (string Mnemonic, VmFlags Flag)[] s_kept = SortedKeptSet();
 
-    public static void Print(AddressSpace space, TextWriter output)
+    /// <summary>The block of the trace window (<see cref="TraceRunner.WindowBase"/>, <see cref="TraceRunner.WindowPages"/>).</summary>
+    public static void Print(AddressSpace space, TextWriter output) =>
+        Print(space, output, TraceRunner.WindowBase, TraceRunner.WindowBase + (TraceRunner.WindowPages << MmConstants.PageShift));
+
+    /// <summary>
+    /// The block of the VMAs that overlap [<paramref name="windowBase"/>, <paramref name="windowEnd"/>), with pages
+    /// counted from <paramref name="windowBase"/> (the syscall fuzzer prints zones with base 0: absolute pages).
+    /// </summary>
+    public static void Print(AddressSpace space, TextWriter output, ulong windowBase, ulong windowEnd)
     {
         var text = new StringBuilder("maps\n");
-        ulong windowEnd = TraceRunner.WindowBase + (TraceRunner.WindowPages << MmConstants.PageShift);
         foreach (VmaInfo vma in space.Snapshot())
         {
-            if (vma.End <= TraceRunner.WindowBase || vma.Start >= windowEnd)
+            if (vma.End <= windowBase || vma.Start >= windowEnd)
             {
                 continue;
             }
 
-            AppendLine(text, vma);
+            AppendLine(text, vma, windowBase);
         }
 
         text.Append("end\n");
         output.Write(text.ToString());
     }
 
-    private static void AppendLine(StringBuilder text, in VmaInfo vma)
+    private static void AppendLine(StringBuilder text, in VmaInfo vma, ulong windowBase)
     {
-        text.Append(Page(vma.Start)).Append('-').Append(Page(vma.End)).Append(' ');
+        text.Append((vma.Start - windowBase) >> MmConstants.PageShift).Append('-');
+        text.Append((vma.End - windowBase) >> MmConstants.PageShift).Append(' ');
         text.Append((vma.Flags & VmFlags.Read) != 0 ? 'r' : '-');
         text.Append((vma.Flags & VmFlags.Write) != 0 ? 'w' : '-');
         text.Append((vma.Flags & VmFlags.Exec) != 0 ? 'x' : '-');
@@ -72,8 +80,6 @@ internal static class MapsPrinter
         VmaBacking.SharedAnonymous => vma.AnonName != null ? $"[anon_shmem:{vma.AnonName}]" : "[anon_shared]",
         _ => vma.AnonName != null ? $"[anon:{vma.AnonName}]" : "-",
     };
-
-    private static ulong Page(ulong address) => (address - TraceRunner.WindowBase) >> MmConstants.PageShift;
 
     private static (string, VmFlags)[] SortedKeptSet()
     {

@@ -10,10 +10,13 @@ internal static unsafe class AnonVmaCache
 {
     private static readonly SlabCache<AnonVma> s_anonVmas = new("anon_vma", new SlabCacheOptions
     {
-        Flags = SlabFlags.TypesafeByRcu,
+        Flags = SlabFlags.TypesafeByRcu | SlabDebugSwitch.Flags,
     });
 
-    private static readonly SlabCache<AnonVmaChain> s_chains = new("anon_vma_chain", new SlabCacheOptions());
+    private static readonly SlabCache<AnonVmaChain> s_chains = new("anon_vma_chain", new SlabCacheOptions
+    {
+        Flags = SlabDebugSwitch.Flags,
+    });
 
     /// <summary>The anon_vma cache, for statistics.</summary>
     public static SlabCache<AnonVma> AnonVmas => s_anonVmas;

@@ -16,7 +16,7 @@ internal static unsafe class VmAreaCache
     {
         Alignment = 64,
         FreePointerOffset = 0,
-        Flags = SlabFlags.TypesafeByRcu,
+        Flags = SlabFlags.TypesafeByRcu | SlabDebugSwitch.Flags,
     });
 
     /// <summary>The offset of <see cref="VmArea.VmRefcnt"/>, which allocation and duplication never write.</summary>

@@ -14,6 +14,16 @@ public sealed unsafe partial class AddressSpace
     private const MapFlags MapType = (MapFlags)0x0F;
 
     /// <summary>
+    /// LEGACY_MAP_MASK: the flags every file mapping accepts (type, fixed, anonymous, MAP_32BIT, MAP_ABOVE4G,
+    /// growsdown, denywrite, executable, locked, noreserve, populate, nonblock, stack, hugetlb, uninitialized and the
+    /// MAP_HUGE_2MB/MAP_HUGE_1GB size bits); MAP_SHARED_VALIDATE refuses any other with EOPNOTSUPP.
+    /// </summary>
+    private const MapFlags LegacyMapMask = (MapFlags)0x7C07_F9F3;
+
+    /// <summary>MAX_LFS_FILESIZE: the largest offset of a regular file (<c>file_mmap_size_max</c>).</summary>
+    private const ulong MaxFileSize = long.MaxValue;
+
+    /// <summary>
     /// mmap of anonymous memory (<paramref name="flags"/> must contain <see cref="MapFlags.Anonymous"/>; without it
     /// there is no file and the result is EBADF). On success <paramref name="mapped"/> is the address.
     /// </summary>
@@ -125,7 +135,9 @@ public sealed unsafe partial class AddressSpace
             return Errno.EEXIST;
         }
 
-        error = file != null ? FileMapFlags(file, prot, type, ref vmFlags) : AnonymousMapFlags(type, addr, ref vmFlags, ref pgoff);
+        error = file != null
+            ? FileMapFlags(file, prot, flags, pgoff, alignedLength, ref vmFlags)
+            : AnonymousMapFlags(type, addr, ref vmFlags, ref pgoff);
         if (error != Errno.None)
         {
             return error;
@@ -171,13 +183,26 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// The file part of <c>do_mmap</c>'s MAP_TYPE switch: a shared mapping needs a writable file for PROT_WRITE and
-    /// loses VM_MAYWRITE/VM_SHARED on a read-only one; every mapping needs a readable file; growsdown is EINVAL.
+    /// The file part of <c>do_mmap</c>: the mapping must end within MAX_LFS_FILESIZE (<c>file_mmap_ok</c>, EOVERFLOW),
+    /// then the MAP_TYPE switch: MAP_SHARED ignores non-legacy flags where MAP_SHARED_VALIDATE refuses them
+    /// (EOPNOTSUPP; the engine's files support none); a shared mapping needs a writable file for PROT_WRITE and loses
+    /// VM_MAYWRITE/VM_SHARED on a read-only one; every mapping needs a readable file; growsdown is EINVAL.
     /// </summary>
-    private static Errno FileMapFlags(VmFile* file, Prot prot, MapFlags type, ref VmFlags vmFlags)
+    private static Errno FileMapFlags(VmFile* file, Prot prot, MapFlags flags, ulong pgoff, ulong length, ref VmFlags vmFlags)
     {
-        if (type == MapFlags.Shared)
+        if (length > MaxFileSize || pgoff > (MaxFileSize - length) >> MmConstants.PageShift)
         {
+            return Errno.EOVERFLOW;
+        }
+
+        MapFlags type = flags & MapType;
+        if (type is MapFlags.Shared or MapFlags.SharedValidate)
+        {
+            if (type == MapFlags.SharedValidate && (flags & ~LegacyMapMask) != 0)
+            {
+                return Errno.EOPNOTSUPP;
+            }
+
             if ((prot & Prot.Write) != 0 && !file->CanWrite)
             {
                 return Errno.EACCES;

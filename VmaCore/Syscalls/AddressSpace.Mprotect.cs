@@ -79,10 +79,14 @@ public sealed unsafe partial class AddressSpace
                 return Errno.EINVAL;
             }
         }
-        else if (grows == Prot.GrowsUp || vma->VmStart > start)
+        else if (vma->VmStart > start)
         {
-            // No VMA grows up on x86-64: PROT_GROWSUP never finds its VMA.
-            return grows == Prot.GrowsUp ? Errno.EINVAL : Errno.ENOMEM;
+            return Errno.ENOMEM;
+        }
+        else if (grows == Prot.GrowsUp)
+        {
+            // No VMA grows up on x86-64: PROT_GROWSUP on a mapped start never finds a VM_GROWSUP VMA.
+            return Errno.EINVAL;
         }
 
         return FixupRange(vma, start, end, &ProtectOne, VmFlagBits.FromProt(prot));

@@ -62,7 +62,7 @@ public sealed unsafe partial class AddressSpace
             NewAddress = newAddress,
             Flags = flags,
         };
-        Errno error = Options.MremapMultipleVmas ? CheckMremapParams(ref request, newLength) : CheckMremapFlags(ref request);
+        Errno error = Options.MremapMultipleVmas ? CheckMremapParams(ref request) : CheckMremapFlags(ref request);
         if (error != Errno.None)
         {
             return error;
@@ -103,10 +103,12 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// <c>check_mremap_params</c> of 6.17: the flag and alignment checks plus, for a fixed destination, its
-    /// alignment, TASK_SIZE, overlap with the source and the map count headroom.
+    /// <c>check_mremap_params</c> of 6.17 (with its stable fix "mm/mremap: fix regression in vrm->new_addr check",
+    /// in 6.18): the flag and alignment checks, the new length against TASK_SIZE and, for a fixed destination only
+    /// (the address argument is ignored otherwise), its end against TASK_SIZE, its alignment, overlap with the
+    /// source and the map count headroom.
     /// </summary>
-    private Errno CheckMremapParams(ref RemapRequest request, ulong rawNewLength)
+    private Errno CheckMremapParams(ref RemapRequest request)
     {
         Errno error = CheckMremapFlags(ref request);
         if (error != Errno.None)
@@ -115,7 +117,7 @@ public sealed unsafe partial class AddressSpace
         }
 
         ulong taskSize = Options.TaskSize;
-        if (rawNewLength > taskSize || request.NewAddress > taskSize - rawNewLength)
+        if (request.NewLength > taskSize)
         {
             return Errno.EINVAL;
         }
@@ -125,7 +127,8 @@ public sealed unsafe partial class AddressSpace
             return Errno.None;
         }
 
-        if ((request.NewAddress & ~MmConstants.PageMask) != 0 || Overlaps(ref request))
+        if (request.NewAddress > taskSize - request.NewLength || (request.NewAddress & ~MmConstants.PageMask) != 0
+            || Overlaps(ref request))
         {
             return Errno.EINVAL;
         }

@@ -13,12 +13,16 @@ public sealed unsafe partial class AddressSpace
     /// <summary>PMD_SIZE: the size of a transparent huge page.</summary>
     private const ulong PmdSize = 2UL << 20;
 
+    /// <summary>MAX_ERRNO: return values from -4095 to -1 are error codes.</summary>
+    private const ulong MaxErrno = 4095;
+
     /// <summary>
     /// <c>__get_unmapped_area</c>: the address for a mapping of <paramref name="length"/> bytes. MAP_FIXED takes
     /// <paramref name="address"/> as it is; otherwise a free hint is honoured, else the highest free range below
     /// <see cref="AddressSpaceOptions.MmapBase"/> is taken (THP-aligned for large private anonymous mappings),
     /// falling back to a bottom-up search. Errors: ENOMEM (too long or no room), EINVAL (unaligned fixed address),
-    /// EPERM (below <c>mmap_min_addr</c>).
+    /// EPERM (below <c>mmap_min_addr</c>), and for a fixed address from 2^64-4095 up the errno it spells (the kernel's
+    /// <c>IS_ERR_VALUE</c> takes it for one).
     /// </summary>
     internal Errno GetUnmappedArea(bool anonymousPrivate, ulong address, ulong length, MapFlags flags, out ulong result)
     {
@@ -45,6 +49,12 @@ public sealed unsafe partial class AddressSpace
         else if (!TopDownUnmappedArea(address, length, out found))
         {
             return Errno.ENOMEM;
+        }
+
+        // IS_ERR_VALUE: a MAP_FIXED address in the last 4095 values of the address space reads as an error code.
+        if (found > ulong.MaxValue - MaxErrno)
+        {
+            return (Errno)(int)(0 - found);
         }
 
         if (found > taskSize - length)
