@@ -41,4 +41,7 @@ public enum Errno
 
     /// <summary>Value too large (offset plus length overflows).</summary>
     EOVERFLOW = 75,
+
+    /// <summary>Operation not supported (a MAP_SHARED_VALIDATE flag the file does not support).</summary>
+    EOPNOTSUPP = 95,
 }

@@ -19,8 +19,8 @@ internal static class VmFlagBits
     public static VmFlags FromProt(Prot prot) => (VmFlags)(ulong)(prot & (Prot.Read | Prot.Write | Prot.Exec));
 
     /// <summary>
-    /// <c>calc_vm_flag_bits</c>: MAP_GROWSDOWN to VM_GROWSDOWN, MAP_LOCKED to VM_LOCKED, MAP_STACK to
-    /// VM_NOHUGEPAGE.
+    /// <c>calc_vm_flag_bits</c>: MAP_GROWSDOWN to VM_GROWSDOWN, MAP_LOCKED to VM_LOCKED, MAP_SYNC to VM_SYNC,
+    /// MAP_STACK to VM_NOHUGEPAGE.
     /// </summary>
     public static VmFlags FromMapFlags(MapFlags flags)
     {
@@ -33,6 +33,11 @@ internal static class VmFlagBits
         if ((flags & MapFlags.Locked) != 0)
         {
             vmFlags |= VmFlags.Locked;
+        }
+
+        if ((flags & MapFlags.Sync) != 0)
+        {
+            vmFlags |= VmFlags.Sync;
         }
 
         if ((flags & MapFlags.Stack) != 0)
