@@ -30,10 +30,10 @@ public enum MapFlags
     /// <summary>MAP_ANONYMOUS.</summary>
     Anonymous = 0x20,
 
-    /// <summary>MAP_32BIT: place the mapping in the first 2 GiB (x86-64, without MAP_FIXED).</summary>
+    /// <summary>MAP_32BIT: without MAP_FIXED, place the mapping bottom-up between 1 GiB and 2 GiB (x86-64).</summary>
     ThirtyTwoBit = 0x40,
 
-    /// <summary>MAP_ABOVE4G: place the mapping above 4 GiB (x86-64).</summary>
+    /// <summary>MAP_ABOVE4G: accepted and ignored (x86-64 uses it for shadow stacks, which this model has not).</summary>
     Above4G = 0x80,
 
     /// <summary>MAP_GROWSDOWN.</summary>

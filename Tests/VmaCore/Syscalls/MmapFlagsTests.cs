@@ -109,4 +109,17 @@ public sealed class MmapFlagsTests
         Assert.That(space.Mmap(P(0), L(4), Rw, AnonFixed | ignored, out _), Is.EqualTo(Errno.None));
         Assert.That(Of(space), Is.EqualTo("0-4 rw-p - - ac,me,mr,mw,rd,wr"));
     }
+
+    [Test]
+    public void ThirtyTwoBitPlacesBottomUpBelowTwoGiB()
+    {
+        using var space = new AddressSpace();
+        const MapFlags flags = MapFlags.Private | MapFlags.Anonymous | MapFlags.ThirtyTwoBit;
+        Assert.That(space.Mmap(0, L(4), Rw, flags, out ulong first), Is.EqualTo(Errno.None));
+        Assert.That(space.Mmap(0, L(4), Rw, flags, out ulong second), Is.EqualTo(Errno.None));
+        Assert.That(first, Is.EqualTo(0x4000_0000UL));
+        Assert.That(second, Is.EqualTo(0x4000_0000UL + L(4)), "bottom-up: the next one above, merged");
+        Assert.That(space.MapCount, Is.EqualTo(1));
+        Assert.That(space.Mmap(0, 1UL << 31, Rw, flags, out _), Is.EqualTo(Errno.ENOMEM), "does not fit below 2 GiB");
+    }
 }
