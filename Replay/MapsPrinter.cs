@@ -90,7 +90,7 @@ internal static class MapsPrinter
             ("gd", VmFlags.GrowsDown), ("lo", VmFlags.Locked), ("dc", VmFlags.DontCopy), ("de", VmFlags.DontExpand),
             ("ac", VmFlags.Account), ("nr", VmFlags.NoReserve), ("ht", VmFlags.HugeTlb), ("nh", VmFlags.NoHugePage),
             ("hg", VmFlags.HugePage), ("dd", VmFlags.DontDump), ("wf", VmFlags.WipeOnFork), ("sr", VmFlags.SeqRead),
-            ("rr", VmFlags.RandRead),
+            ("rr", VmFlags.RandRead), ("lf", VmFlags.LockOnFault), ("mg", VmFlags.Mergeable), ("sl", VmFlags.Sealed),
         };
         kept.Sort((a, b) => string.CompareOrdinal(a.Mnemonic, b.Mnemonic));
         return kept.ToArray();

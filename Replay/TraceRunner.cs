@@ -77,7 +77,8 @@ public static class TraceRunner
         switch (op.Kind)
         {
             case TraceOpKind.Mmap:
-                MapFlags flags = MapFlags.Fixed | op.MapFlags | ((op.MapFlags & MapFlags.Shared) != 0 ? 0 : MapFlags.Private);
+                MapFlags placement = (op.MapFlags & MapFlags.FixedNoReplace) != 0 ? MapFlags.None : MapFlags.Fixed;
+                MapFlags flags = placement | op.MapFlags | ((op.MapFlags & MapFlags.Shared) != 0 ? 0 : MapFlags.Private);
                 if (op.FileName == null)
                 {
                     return space.Mmap(address, length, op.Prot, flags | MapFlags.Anonymous, out _);
@@ -92,7 +93,13 @@ public static class TraceRunner
             case TraceOpKind.Madvise:
                 return space.Madvise(address, length, op.Advice);
             case TraceOpKind.Mlock:
-                return space.Mlock(address, length);
+                return op.MlockFlags != MlockFlags.None ? space.Mlock2(address, length, op.MlockFlags) : space.Mlock(address, length);
+            case TraceOpKind.Seal:
+                return space.Mseal(address, length, 0);
+            case TraceOpKind.Mlockall:
+                return space.Mlockall(op.MlockallFlags);
+            case TraceOpKind.Munlockall:
+                return space.Munlockall();
             case TraceOpKind.Munlock:
                 return space.Munlock(address, length);
             case TraceOpKind.Name:
@@ -102,7 +109,7 @@ public static class TraceRunner
             case TraceOpKind.Mremap:
                 ulong newLength = op.NewLength << MmConstants.PageShift;
                 return op.NewAddress is ulong target
-                    ? space.Mremap(address, length, newLength, MremapFlags.MayMove | MremapFlags.Fixed, Bytes(target), out _)
+                    ? space.Mremap(address, length, newLength, MremapFlags.MayMove | MremapFlags.Fixed | op.MremapFlags, Bytes(target), out _)
                     : space.Mremap(address, length, newLength, MremapFlags.None, 0, out _);
             default:
                 throw new InvalidOperationException($"line {op.Line}: unhandled operation {op.Kind}");

@@ -13,4 +13,7 @@ public enum TraceOpKind
     Touch,
     Mremap,
     Maps,
+    Seal,
+    Mlockall,
+    Munlockall,
 }

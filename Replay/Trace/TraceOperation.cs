@@ -30,6 +30,15 @@ public sealed record TraceOperation(TraceOpKind Kind, int Line, ulong Address, u
     /// <summary>The NAME of <c>name</c>, or null for <c>-</c> (clear the name).</summary>
     public string? AnonName { get; init; }
 
+    /// <summary>The flags of mlock (<c>onfault</c>: mlock2 with MLOCK_ONFAULT).</summary>
+    public MlockFlags MlockFlags { get; init; }
+
+    /// <summary>The flags of mlockall.</summary>
+    public MlockallFlags MlockallFlags { get; init; }
+
+    /// <summary>The mremap flags besides MREMAP_MAYMOVE and MREMAP_FIXED (<c>dontunmap</c>).</summary>
+    public MremapFlags MremapFlags { get; init; }
+
     /// <summary>NEWLEN of mremap.</summary>
     public ulong NewLength { get; init; }
 

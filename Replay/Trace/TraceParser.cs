@@ -17,7 +17,7 @@ public static class TraceParser
     /// <summary>The longest file NAME.</summary>
     private const int MaxFileNameLength = 32;
 
-    private static readonly string[] s_keywords = ["mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "name", "touch", "mremap", "maps"];
+    private static readonly string[] s_keywords = ["mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "name", "touch", "mremap", "maps", "seal", "mlockall", "munlockall"];
 
     private static readonly Dictionary<string, Advice> s_advices = new(StringComparer.Ordinal)
     {
@@ -32,6 +32,35 @@ public static class TraceParser
         ["random"] = Advice.Random,
         ["sequential"] = Advice.Sequential,
         ["normal"] = Advice.Normal,
+        ["mergeable"] = Advice.Mergeable,
+        ["unmergeable"] = Advice.Unmergeable,
+        ["dontneed"] = Advice.DontNeed,
+        ["free"] = Advice.Free,
+        ["remove"] = Advice.Remove,
+        ["willneed"] = Advice.WillNeed,
+        ["cold"] = Advice.Cold,
+        ["pageout"] = Advice.PageOut,
+        ["populate_read"] = Advice.PopulateRead,
+        ["populate_write"] = Advice.PopulateWrite,
+    };
+
+    private static readonly Dictionary<string, MapFlags> s_mmapFlags = new(StringComparer.Ordinal)
+    {
+        ["shared"] = MapFlags.Shared,
+        ["private"] = MapFlags.None,
+        ["noreserve"] = MapFlags.NoReserve,
+        ["growsdown"] = MapFlags.GrowsDown,
+        ["locked"] = MapFlags.Locked,
+        ["populate"] = MapFlags.Populate,
+        ["stack"] = MapFlags.Stack,
+        ["noreplace"] = MapFlags.FixedNoReplace,
+    };
+
+    private static readonly Dictionary<string, MlockallFlags> s_mlockallFlags = new(StringComparer.Ordinal)
+    {
+        ["current"] = MlockallFlags.Current,
+        ["future"] = MlockallFlags.Future,
+        ["onfault"] = MlockallFlags.OnFault,
     };
 
     /// <summary>The trace keyword of an operation.</summary>
@@ -75,11 +104,17 @@ public static class TraceParser
         var kind = (TraceOpKind)kindIndex;
         return kind switch
         {
-            TraceOpKind.Maps => reader.Arity(tokens, 1, 1, "maps takes no arguments")
+            TraceOpKind.Maps or TraceOpKind.Munlockall => reader.Arity(tokens, 1, 1, $"{tokens[0]} takes no arguments")
                 .Op(kind, 0, 0),
+            TraceOpKind.Mlockall => ParseMlockall(reader.Arity(tokens, 2, int.MaxValue, "usage: mlockall current|future|onfault ..."), tokens),
             TraceOpKind.Mmap => ParseMmap(reader.Arity(tokens, 4, int.MaxValue, "usage: mmap ADDR LEN PROT [FLAG ...]"), tokens),
-            TraceOpKind.Munmap or TraceOpKind.Mlock or TraceOpKind.Munlock or TraceOpKind.Touch =>
+            TraceOpKind.Munmap or TraceOpKind.Munlock or TraceOpKind.Touch or TraceOpKind.Seal =>
                 reader.Arity(tokens, 3, 3, $"usage: {tokens[0]} ADDR LEN").Range(kind, tokens),
+            TraceOpKind.Mlock => reader.Arity(tokens, 3, 4, "usage: mlock ADDR LEN [onfault]").Range(kind, tokens) with
+            {
+                MlockFlags = tokens.Length == 3 ? MlockFlags.None
+                    : tokens[3] == "onfault" ? MlockFlags.OnFault : throw reader.Fail("usage: mlock ADDR LEN [onfault]", null),
+            },
             TraceOpKind.Mprotect => reader.Arity(tokens, 4, 4, "usage: mprotect ADDR LEN PROT").Range(kind, tokens) with
             {
                 Prot = reader.Prot(tokens[3]),
@@ -92,7 +127,7 @@ public static class TraceParser
             {
                 AnonName = tokens[3] == "-" ? null : tokens[3],
             },
-            TraceOpKind.Mremap => ParseMremap(reader.Arity(tokens, 4, 5, "usage: mremap OLDADDR OLDLEN NEWLEN [NEWADDR]"), tokens),
+            TraceOpKind.Mremap => ParseMremap(reader.Arity(tokens, 4, 6, "usage: mremap OLDADDR OLDLEN NEWLEN [NEWADDR [dontunmap]]"), tokens),
             _ => throw new InvalidOperationException($"unhandled operation {kind}"),
         };
     }
@@ -124,16 +159,7 @@ public static class TraceParser
                 throw reader.Fail("duplicate mmap flag", flag);
             }
 
-            flags |= flag switch
-            {
-                "shared" => MapFlags.Shared,
-                "private" => MapFlags.None,
-                "noreserve" => MapFlags.NoReserve,
-                "growsdown" => MapFlags.GrowsDown,
-                "locked" => MapFlags.Locked,
-                "populate" => MapFlags.Populate,
-                _ => throw reader.Fail("unknown mmap flag", flag),
-            };
+            flags |= s_mmapFlags.TryGetValue(flag, out MapFlags bit) ? bit : throw reader.Fail("unknown mmap flag", flag);
         }
 
         if ((flags & MapFlags.GrowsDown) != 0 && file != null)
@@ -144,15 +170,32 @@ public static class TraceParser
         return op with { Prot = prot, MapFlags = flags, FileName = file, FilePageOffset = pgoff };
     }
 
+    private static TraceOperation ParseMlockall(LineReader reader, string[] tokens)
+    {
+        MlockallFlags flags = MlockallFlags.None;
+        for (int i = 1; i < tokens.Length; i++)
+        {
+            flags |= s_mlockallFlags.TryGetValue(tokens[i], out MlockallFlags bit) ? bit : throw reader.Fail("unknown mlockall flag", tokens[i]);
+        }
+
+        return reader.Op(TraceOpKind.Mlockall, 0, 0) with { MlockallFlags = flags };
+    }
+
     private static TraceOperation ParseMremap(LineReader reader, string[] tokens)
     {
+        if (tokens.Length == 6 && tokens[5] != "dontunmap")
+        {
+            throw reader.Fail("usage: mremap OLDADDR OLDLEN NEWLEN [NEWADDR [dontunmap]]", null);
+        }
+
         TraceOperation op = reader.Range(TraceOpKind.Mremap, tokens);
         ulong newLength = reader.Number(tokens[3]);
-        if (tokens.Length == 5)
+        if (tokens.Length >= 5)
         {
             ulong newAddress = reader.Number(tokens[4]);
             reader.CheckWindow(newAddress, newLength);
-            return op with { NewLength = newLength, NewAddress = newAddress };
+            MremapFlags extra = tokens.Length == 6 ? MremapFlags.DontUnmap : MremapFlags.None;
+            return op with { NewLength = newLength, NewAddress = newAddress, MremapFlags = extra };
         }
 
         reader.CheckWindow(op.Address, newLength);

@@ -23,7 +23,7 @@ public class MalformedTraceTests
     [TestCase("mmap 0 4 rw file=f:0 file=g:0\n", 1, "duplicate file= flag")]
     [TestCase("mmap 0 4 rw growsdown file=f:0\n", 1, "growsdown is for anonymous mappings only")]
     [TestCase("mmap 0 4 rw sideways\n", 1, "unknown mmap flag 'sideways'")]
-    [TestCase("madvise 0 4 dontneed\n", 1, "unknown advice 'dontneed'")]
+    [TestCase("madvise 0 4 collapse\n", 1, "unknown advice 'collapse'")]
     [TestCase("maps now\n", 1, "maps takes no arguments")]
     [TestCase("touch 0\n", 1, "usage: touch ADDR LEN")]
     [TestCase("maps\nmprotect 0 4\n", 2, "usage: mprotect ADDR LEN PROT")]

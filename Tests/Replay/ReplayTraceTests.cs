@@ -23,6 +23,12 @@ public class ReplayTraceTests
     [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Cases), new object[] { "random" })]
     public void RandomTraceMatchesTheKernel(string trace) => AssertReplayMatches(trace, s_oracleHost);
 
+    [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Cases), new object[] { "handwritten-ext" })]
+    public void HandwrittenExtTraceMatchesTheKernel(string trace) => AssertReplayMatches(trace, TraceEnvironment.OptionsFor("handwritten-ext"));
+
+    [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Cases), new object[] { "random-ext" })]
+    public void RandomExtTraceMatchesTheKernel(string trace) => AssertReplayMatches(trace, TraceEnvironment.OptionsFor("random-ext"));
+
     [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Cases), new object[] { "v6.15" })]
     public void ProfileTraceMatchesStockV615(string trace) => AssertReplayMatches(trace, s_v615);
 

@@ -25,6 +25,15 @@ internal static unsafe class AnonVmaCache
     public static SlabCache<AnonVmaChain> Chains => s_chains;
 
     /// <summary>
+    /// Chain links allocated since the process started; exact while no other thread allocates (for tests that
+    /// check that a path cloned links, as the kernel's harness does with <c>was_cloned</c>).
+    /// </summary>
+    public static long ChainsAllocated { get; private set; }
+
+    /// <summary>Chain links freed since the process started; exact while no other thread frees (<c>was_unlinked</c>).</summary>
+    public static long ChainsFreed { get; private set; }
+
+    /// <summary>
     /// <c>anon_vma_alloc</c>: a new root anon_vma with one reference and no children yet, or null when memory is
     /// short or a failure is injected.
     /// </summary>
@@ -52,11 +61,16 @@ internal static unsafe class AnonVmaCache
         if (avc != null)
         {
             *avc = default;
+            ChainsAllocated++;
         }
 
         return avc;
     }
 
     /// <summary><c>anon_vma_chain_free</c>.</summary>
-    public static void FreeChain(AnonVmaChain* avc) => s_chains.Free(avc);
+    public static void FreeChain(AnonVmaChain* avc)
+    {
+        ChainsFreed++;
+        s_chains.Free(avc);
+    }
 }

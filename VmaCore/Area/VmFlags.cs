@@ -47,6 +47,12 @@ public enum VmFlags : ulong
     /// <summary>VM_UFFD_WP (<c>uw</c>).</summary>
     UffdWp = 0x1000,
 
+    /// <summary>
+    /// VM_MAYBE_GUARD (<c>gu</c>, Linux 6.18; the bit is unused in v6.15): guard markers were installed in the VMA
+    /// (see <see cref="AddressSpaceOptions.MaybeGuardFlag"/>).
+    /// </summary>
+    MaybeGuard = 0x800,
+
     /// <summary>VM_LOCKED (<c>lo</c>).</summary>
     Locked = 0x2000,
 
@@ -103,6 +109,15 @@ public enum VmFlags : ulong
 
     /// <summary>VM_MERGEABLE (<c>mg</c>): KSM.</summary>
     Mergeable = 0x80000000,
+
+    /// <summary>
+    /// VM_DROPPABLE (<c>dp</c>, bit 40 on 64-bit): MAP_DROPPABLE memory, whose pages the kernel may drop under
+    /// memory pressure.
+    /// </summary>
+    Droppable = 1UL << 40,
+
+    /// <summary>VM_SEALED (<c>sl</c>, bit 63 in v6.15): sealed by mseal; its mapping may no longer change.</summary>
+    Sealed = 1UL << 63,
 
     /// <summary>VM_SPECIAL: mappings that never merge (IO, DONTEXPAND, PFNMAP, MIXEDMAP).</summary>
     Special = Io | DontExpand | PfnMap | MixedMap,

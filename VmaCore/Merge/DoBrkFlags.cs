@@ -15,7 +15,7 @@ public sealed unsafe partial class AddressSpace
     /// <c>do_brk_flags</c>: maps [<paramref name="addr"/>, <paramref name="addr"/> + <paramref name="len"/>) of
     /// anonymous data memory for brk, expanding <paramref name="brkVma"/> (the VMA ending at the old break, on which
     /// the iterator stands) when its flags match (a just-expand merge that never looks right), else adding a VMA.
-    /// The flags get the data defaults and VM_ACCOUNT. ENOMEM (map-count limit, allocation) changes nothing.
+    /// The flags get the data defaults, VM_ACCOUNT and the mm's <c>def_flags</c>. ENOMEM (map-count limit, allocation) changes nothing.
     /// <code>
     ///   |brk vma|[addr, addr+len)    ->   |brk vma*********|   or   |brk vma||new****|
     /// </code>
@@ -23,7 +23,7 @@ public sealed unsafe partial class AddressSpace
     internal Errno DoBrkFlags(ref VmaIterator vmi, VmArea* brkVma, ulong addr, ulong len, VmFlags flags)
     {
         Debug.Assert(MmapLock.IsWriteLockHeld, "do_brk_flags without mmap_lock held for write");
-        flags |= DataDefaultFlags | VmFlags.Account;
+        flags |= DataDefaultFlags | VmFlags.Account | _mm->DefFlags;
         if (MapCount > Options.MaxMapCount)
         {
             return Errno.ENOMEM;

@@ -74,7 +74,7 @@ public sealed unsafe partial class AddressSpace
     /// <c>vms_gather_munmap_vmas</c>: splits the first VMA at the start and the last at the end when they stick out,
     /// then write-locks each VMA of the range, adds it to the detach list and marks it detached. The VMAs stay in the
     /// tree. On failure the gathered VMAs are re-attached (splits stay) and the error returned; ENOMEM also when a
-    /// split in the middle of a VMA would leave the mm above the map-count limit.
+    /// split in the middle of a VMA would leave the mm above the map-count limit; EPERM at the first sealed VMA.
     /// <code>
     ///   |prev|  |vma**|..|***last|  |next|
     ///            ^ start      ^ end
@@ -93,6 +93,12 @@ public sealed unsafe partial class AddressSpace
                 return Errno.ENOMEM;
             }
 
+            // A sealed VMA is not split when it cannot be unmapped anyway.
+            if (!CanModifyVma(first))
+            {
+                return Errno.EPERM;
+            }
+
             error = SplitVmaUnchecked(ref vms.Vmi, first, vms.Start, newBelow: true);
             if (error != Errno.None)
             {
@@ -103,6 +109,12 @@ public sealed unsafe partial class AddressSpace
         vms.Prev = vms.Vmi.Prev();
         for (VmArea* next = vms.Vmi.Find(vms.End); next != null; next = vms.Vmi.Find(vms.End))
         {
+            if (!CanModifyVma(next))
+            {
+                ReattachVmas(ref vms);
+                return Errno.EPERM;
+            }
+
             if (next->VmEnd > vms.End)
             {
                 error = SplitVmaUnchecked(ref vms.Vmi, next, vms.End, newBelow: false);
@@ -164,14 +176,15 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// <c>vms_clean_up_area</c>: clears the page tables of the gathered range (and calls close hooks, which the
-    /// model does not have); from then on the unmap cannot be undone.
+    /// <c>vms_clean_up_area</c>: clears the page tables of the gathered range, guard markers included (and calls
+    /// close hooks, which the model does not have); from then on the unmap cannot be undone.
     /// </summary>
-    private static void CleanUpMunmapArea(ref VmaMunmapState vms)
+    private void CleanUpMunmapArea(ref VmaMunmapState vms)
     {
         if (vms.NrPages != 0)
         {
             vms.ClearPtes = false;
+            GuardPages.Remove(vms.Start, vms.End);
         }
     }
 
@@ -187,6 +200,7 @@ public sealed unsafe partial class AddressSpace
         }
 
         vms.ClearPtes = false;
+        GuardPages.Remove(vms.Start, vms.End);
         for (int i = 0; i < vms.VmaCount; i++)
         {
             FreeVma((VmArea*)_detached[i]);

@@ -85,8 +85,29 @@ public sealed class AddressSpaceOptions
     public bool MremapMultipleVmas { get; init; }
 
     /// <summary>
+    /// Whether the task has CAP_SYS_ADMIN, which MADV_HWPOISON and MADV_SOFT_OFFLINE need (EPERM without it).
+    /// Default true: the oracle runs as root.
+    /// </summary>
+    public bool CapSysAdmin { get; init; } = true;
+
+    /// <summary>
+    /// <c>CONFIG_MEMORY_FAILURE</c>: whether MADV_HWPOISON and MADV_SOFT_OFFLINE exist. When false they are unknown
+    /// advices (EINVAL), as on the oracle's kernel. Default true, as on distribution kernels.
+    /// </summary>
+    public bool MemoryFailure { get; init; } = true;
+
+    /// <summary>
+    /// Linux 6.18's VM_MAYBE_GUARD ("mm: introduce VM_MAYBE_GUARD and make visible in /proc/$pid/smaps"): a VMA in
+    /// which MADV_GUARD_INSTALL put markers gets the flag (<c>gu</c>), which stays after the markers are removed.
+    /// False (v6.15, the default): guard markers leave the VMA's flags alone. The 6.18 rule that merges ignore the
+    /// flag is not modelled: a flagged VMA merges only with flagged neighbours.
+    /// </summary>
+    public bool MaybeGuardFlag { get; init; }
+
+    /// <summary>
     /// The options of a named kernel profile: <see cref="ProfileV615"/> (the defaults) or
-    /// <see cref="ProfileOracleHost"/> (no anon names, no zero page, no soft-dirty, the 6.16 merge fix and 6.17's multi-VMA mremap).
+    /// <see cref="ProfileOracleHost"/> (no anon names, no zero page, no soft-dirty, no memory-failure advices, the 6.16 merge
+    /// fix, 6.17's multi-VMA mremap and 6.18's VM_MAYBE_GUARD).
     /// </summary>
     /// <exception cref="ArgumentException">The name is not a known profile.</exception>
     public static AddressSpaceOptions ForProfile(string name) => name switch
@@ -99,6 +120,8 @@ public sealed class AddressSpaceOptions
             MremapMultipleVmas = true,
             AllowMergeOfFaultedWithUnfaulted = true,
             SoftDirty = false,
+            MemoryFailure = false,
+            MaybeGuardFlag = true,
         },
         _ => throw new ArgumentException(
             $"unknown kernel profile '{name}'; known profiles: {ProfileV615}, {ProfileOracleHost}", nameof(name)),

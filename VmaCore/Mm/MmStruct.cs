@@ -15,6 +15,12 @@ public struct MmStruct
     /// <summary>The number of VMAs (<c>map_count</c>); written under mmap_lock for write.</summary>
     public int MapCount;
 
+    /// <summary>
+    /// <c>def_flags</c>: the flags every new mapping and the heap get besides their own, written under mmap_lock for
+    /// write. <c>mlockall(MCL_FUTURE)</c> puts VM_LOCKED (and, with MCL_ONFAULT, VM_LOCKONFAULT) here.
+    /// </summary>
+    public VmFlags DefFlags;
+
     /// <summary>A number unique among live address spaces, for diagnostics.</summary>
     public long Id;
 

@@ -40,6 +40,25 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     public Errno Brk(ulong newBrk, out ulong result)
     {
+        ulong populateStart = 0;
+        ulong populateEnd = 0;
+        Errno error = BrkLocked(newBrk, out result, ref populateStart, ref populateEnd);
+
+        // mlockall(MCL_FUTURE): the grown heap is locked, and faulted in after mmap_lock is dropped.
+        if (populateEnd > populateStart)
+        {
+            MmPopulate(populateStart, populateEnd - populateStart, ignoreErrors: true);
+        }
+
+        return error;
+    }
+
+    /// <summary>
+    /// The body of brk under mmap_lock for write; when the heap grew and <c>def_flags</c> hold VM_LOCKED, the range
+    /// to populate is [<paramref name="populateStart"/>, <paramref name="populateEnd"/>).
+    /// </summary>
+    private Errno BrkLocked(ulong newBrk, out ulong result, ref ulong populateStart, ref ulong populateEnd)
+    {
         MmapLock.WriteLock();
         try
         {
@@ -63,6 +82,12 @@ public sealed unsafe partial class AddressSpace
             if (error != Errno.None)
             {
                 return error;
+            }
+
+            if (newBrk > origBrk && (Mm->DefFlags & VmFlags.Locked) != 0)
+            {
+                populateStart = oldEnd;
+                populateEnd = newEnd;
             }
 
             SetBrk(newBrk, out result);

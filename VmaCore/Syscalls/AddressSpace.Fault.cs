@@ -82,6 +82,12 @@ public sealed unsafe partial class AddressSpace
                 return FaultResult.SegvAccErr;
             }
 
+            if (IsGuardPage(address))
+            {
+                VmaLock.EndRead(vma);
+                return FaultResult.SegvMapErr;
+            }
+
             if (!NeedsAnonVma(vma, access == FaultAccess.Write) || vma->AnonVma != null)
             {
                 FaultResult result = FileFault(vma, address, out runEnd);
@@ -140,6 +146,11 @@ public sealed unsafe partial class AddressSpace
                 return FaultResult.SegvAccErr;
             }
 
+            if (IsGuardPage(address))
+            {
+                return FaultResult.SegvMapErr;
+            }
+
             if (NeedsAnonVma(vma, access == FaultAccess.Write) && AnonVmaPrepare(vma) != Errno.None)
             {
                 return FaultResult.OutOfMemory;
@@ -158,6 +169,16 @@ public sealed unsafe partial class AddressSpace
                 MmapLock.ReadUnlock();
             }
         }
+    }
+
+    /// <summary>
+    /// Whether the page of <paramref name="address"/> holds a guard marker, on which the fault fails with
+    /// VM_FAULT_SIGSEGV (<c>handle_pte_marker</c>), which x86 reports as SEGV_MAPERR.
+    /// </summary>
+    private bool IsGuardPage(ulong address)
+    {
+        ulong page = address & MmConstants.PageMask;
+        return GuardPages.FirstIn(page, page + MmConstants.PageSize) == page;
     }
 
     /// <summary>
@@ -188,11 +209,12 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// The end of the page run in <paramref name="vma"/> from <paramref name="address"/> that lies within the mapped
-    /// file: SigBus if the address itself is beyond it. Anonymous memory has no end.
+    /// file and before the next guard marker: SigBus if the address itself is beyond the file. Anonymous memory has
+    /// no end.
     /// </summary>
-    private static FaultResult FileFault(VmArea* vma, ulong address, out ulong runEnd)
+    private FaultResult FileFault(VmArea* vma, ulong address, out ulong runEnd)
     {
-        runEnd = vma->VmEnd;
+        runEnd = GuardPages.FirstIn(address, vma->VmEnd);
         VmFile* file = vma->VmFile;
         if (file == null)
         {
@@ -206,7 +228,7 @@ public sealed unsafe partial class AddressSpace
             return FaultResult.SigBus;
         }
 
-        runEnd = fileEnd;
+        runEnd = GuardPages.FirstIn(address, fileEnd);
         return FaultResult.Ok;
     }
 
@@ -325,7 +347,8 @@ public sealed unsafe partial class AddressSpace
     /// <summary>
     /// <c>populate_vma_page_range</c>: the faults get_user_pages takes on [start, end) of one VMA (mmap_lock held),
     /// with FOLL_FORCE for accessible VMAs: PROT_NONE cannot be read (EFAULT); the first fault prepares the
-    /// anon_vma where the fault kind needs one (ENOMEM if it cannot); a page beyond the file's end is EFAULT.
+    /// anon_vma where the fault kind needs one (ENOMEM if it cannot); a guard marker or a page beyond the file's end
+    /// is EFAULT.
     /// VM_LOCKONFAULT VMAs are not populated.
     /// </summary>
     private Errno PopulateVmaRange(VmArea* vma, ulong start, ulong end, bool write)
@@ -345,6 +368,11 @@ public sealed unsafe partial class AddressSpace
         if (NeedsAnonVma(vma, write) && AnonVmaPrepare(vma) != Errno.None)
         {
             return Errno.ENOMEM;
+        }
+
+        if (GuardPages.FirstIn(start, end) < end)
+        {
+            return Errno.EFAULT;
         }
 
         return vma->VmFile != null && end > FileEndAddress(vma, vma->VmFile) ? Errno.EFAULT : Errno.None;

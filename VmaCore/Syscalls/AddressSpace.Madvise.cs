@@ -3,9 +3,11 @@ using System;
 namespace VmaEngine.Vma;
 
 /// <summary>
-/// madvise for the advices that change <c>vm_flags</c> (Linux v6.15 <c>mm/madvise.c</c>: <c>do_madvise</c>,
-/// <c>madvise_walk_vmas</c>, <c>madvise_vma_behavior</c>, <c>madvise_update_vma</c>). Unlike mprotect, the walk
-/// skips holes: it changes every mapped part and returns ENOMEM at the end.
+/// madvise (Linux v6.15 <c>mm/madvise.c</c>: <c>do_madvise</c>, <c>madvise_walk_vmas</c>,
+/// <c>madvise_vma_behavior</c>, <c>madvise_update_vma</c>, <c>madvise_populate</c>, <c>madvise_inject_error</c>).
+/// The walk skips holes, unlike mprotect: it applies the advice to every mapped part and returns ENOMEM at the end.
+/// Advices that act only on pages (dontneed, free, willneed, cold, ...) change no VMA but fail as the kernel's
+/// per-VMA checks decide; the page contents they drop are not modelled.
 /// </summary>
 public sealed unsafe partial class AddressSpace
 {
@@ -14,13 +16,18 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// madvise: applies <paramref name="advice"/> to [address, address + length). EINVAL for an unknown advice, an
-    /// unaligned address or a wrapping range, or an advice a VMA does not allow (wipeonfork on anything but
-    /// private anonymous memory); ENOMEM when part of the range is unmapped (the mapped parts are changed anyway);
-    /// EAGAIN when a split cannot allocate.
+    /// unaligned address or a wrapping range, or an advice a VMA does not allow (for example dontneed on locked
+    /// memory, free on anything but private anonymous memory, wipeonfork on shared memory, populate_write on
+    /// read-only memory); EACCES for remove on a mapping that is not writable shared; EPERM for a destructive
+    /// advice on sealed read-only private anonymous memory, and for hwpoison and soft_offline without
+    /// CAP_SYS_ADMIN (<see cref="AddressSpaceOptions.CapSysAdmin"/>); EFAULT where populating hits a page that
+    /// cannot be faulted; ENOMEM when part of the range is unmapped (the walk changes the mapped parts anyway; the
+    /// populate advices stop at the hole); EAGAIN when a split cannot allocate.
     /// </summary>
     public Errno Madvise(ulong address, ulong length, Advice advice)
     {
-        if (!Enum.IsDefined(advice))
+        // madvise_behavior_valid: the memory-failure advices exist only with CONFIG_MEMORY_FAILURE.
+        if (!Enum.IsDefined(advice) || (advice is Advice.HwPoison or Advice.SoftOffline && !Options.MemoryFailure))
         {
             return Errno.EINVAL;
         }
@@ -29,6 +36,16 @@ public sealed unsafe partial class AddressSpace
         if (error != Errno.None || end == address)
         {
             return error;
+        }
+
+        if (advice is Advice.HwPoison or Advice.SoftOffline)
+        {
+            return MadviseInjectError(address, address + length);
+        }
+
+        if (advice is Advice.PopulateRead or Advice.PopulateWrite)
+        {
+            return MadvisePopulate(address, end, advice == Advice.PopulateWrite);
         }
 
         MmapLock.WriteLock();
@@ -116,11 +133,24 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// <c>madvise_vma_behavior</c> for the flag-changing advices: the new flags (or EINVAL where the VMA does not
-    /// allow the advice), then <see cref="MadviseUpdateVma"/> keeping the VMA's name; allocation failure is EAGAIN.
+    /// <c>madvise_vma_behavior</c>: EPERM where the seal forbids the advice; the page-only advices check the VMA and
+    /// leave it as it is (<see cref="MadvisePagesOnly"/>); the flag-changing ones compute the new flags (or EINVAL
+    /// where the VMA does not allow the advice), then <see cref="MadviseUpdateVma"/> keeping the VMA's name;
+    /// allocation failure is EAGAIN.
     /// </summary>
     private Errno MadviseVmaBehavior(VmArea* vma, ref VmArea* prev, ulong start, ulong end, Advice advice)
     {
+        if (!CanModifyVmaMadvise(vma, advice))
+        {
+            return Errno.EPERM;
+        }
+
+        if (!ChangesVmFlags(advice))
+        {
+            prev = vma;
+            return MadvisePagesOnly(vma, start, end, advice);
+        }
+
         VmFlags flags = vma->VmFlags;
         switch (advice)
         {
@@ -153,18 +183,34 @@ public sealed unsafe partial class AddressSpace
                 flags |= VmFlags.WipeOnFork;
                 break;
             case Advice.KeepOnFork:
+                if ((flags & VmFlags.Droppable) != 0)
+                {
+                    return Errno.EINVAL;
+                }
+
                 flags &= ~VmFlags.WipeOnFork;
                 break;
             case Advice.DontDump:
                 flags |= VmFlags.DontDump;
                 break;
             case Advice.DoDump:
-                if ((flags & VmFlags.HugeTlb) == 0 && (flags & VmFlags.Special) != 0)
+                if (((flags & VmFlags.HugeTlb) == 0 && (flags & VmFlags.Special) != 0) || (flags & VmFlags.Droppable) != 0)
                 {
                     return Errno.EINVAL;
                 }
 
                 flags &= ~VmFlags.DontDump;
+                break;
+            case Advice.Mergeable:
+                // ksm_madvise: silently nothing where KSM cannot work (vma_ksm_compatible).
+                if (KsmCompatible(flags))
+                {
+                    flags |= VmFlags.Mergeable;
+                }
+
+                break;
+            case Advice.Unmergeable:
+                flags &= ~VmFlags.Mergeable;
                 break;
             case Advice.HugePage:
                 flags = (flags & ~VmFlags.NoHugePage) | VmFlags.HugePage;
@@ -180,6 +226,17 @@ public sealed unsafe partial class AddressSpace
         AnonVmaName.Put(name);
         return error == Errno.ENOMEM ? Errno.EAGAIN : error;
     }
+
+    /// <summary>Whether the advice changes <c>vm_flags</c> (and so may split and merge VMAs).</summary>
+    private static bool ChangesVmFlags(Advice advice) => advice is Advice.Normal or Advice.Random or Advice.Sequential
+        or Advice.DontFork or Advice.DoFork or Advice.WipeOnFork or Advice.KeepOnFork or Advice.DontDump
+        or Advice.DoDump or Advice.Mergeable or Advice.Unmergeable or Advice.HugePage or Advice.NoHugePage;
+
+    /// <summary>
+    /// <c>vma_ksm_compatible</c>: KSM works on private mappings that are not special, hugetlb or droppable.
+    /// </summary>
+    private static bool KsmCompatible(VmFlags flags) =>
+        (flags & (VmFlags.Shared | VmFlags.MayShare | VmFlags.Special | VmFlags.HugeTlb | VmFlags.Droppable)) == 0;
 
     /// <summary>
     /// <c>madvise_update_vma</c>: gives [start, end) the flags and anon name, merging or splitting; nothing to do

@@ -13,7 +13,28 @@ public sealed unsafe partial class AddressSpace
     /// faulting in fails (for example on PROT_NONE memory, which stays locked); EINVAL when the range wraps; EAGAIN
     /// when a split or a fault cannot allocate.
     /// </summary>
-    public Errno Mlock(ulong address, ulong length)
+    public Errno Mlock(ulong address, ulong length) => DoMlock(address, length, VmFlags.Locked);
+
+    /// <summary>
+    /// mlock2: <see cref="Mlock"/>, or with <see cref="MlockFlags.OnFault"/> VM_LOCKED and VM_LOCKONFAULT without
+    /// faulting anything in (pages are locked as they are faulted later). EINVAL for any other flag.
+    /// </summary>
+    public Errno Mlock2(ulong address, ulong length, MlockFlags flags)
+    {
+        if ((flags & ~MlockFlags.OnFault) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        VmFlags lockFlags = (flags & MlockFlags.OnFault) != 0 ? VmFlagBits.LockedMask : VmFlags.Locked;
+        return DoMlock(address, length, lockFlags);
+    }
+
+    /// <summary>
+    /// <c>do_mlock</c>: gives the range <paramref name="lockFlags"/> under mmap_lock for write, then faults it in
+    /// (which skips VM_LOCKONFAULT VMAs).
+    /// </summary>
+    private Errno DoMlock(ulong address, ulong length, VmFlags lockFlags)
     {
         ulong start = address & MmConstants.PageMask;
         ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
@@ -21,7 +42,7 @@ public sealed unsafe partial class AddressSpace
         Errno error;
         try
         {
-            error = ApplyVmaLockFlags(start, aligned, VmFlags.Locked);
+            error = ApplyVmaLockFlags(start, aligned, lockFlags);
         }
         finally
         {
@@ -92,13 +113,13 @@ public sealed unsafe partial class AddressSpace
         mm.MlockFixup(vma, ref prev, start, end, (vma->VmFlags & ~VmFlagBits.LockedMask) | lockFlags);
 
     /// <summary>
-    /// <c>mlock_fixup</c>: gives [start, end) the new lock flags; VM_SPECIAL (and hugetlb) VMAs are left alone. On
-    /// return <paramref name="prev"/> is the VMA now covering the range.
+    /// <c>mlock_fixup</c>: gives [start, end) the new lock flags; VM_SPECIAL, hugetlb and VM_DROPPABLE VMAs are left
+    /// alone. On return <paramref name="prev"/> is the VMA now covering the range.
     /// </summary>
     private Errno MlockFixup(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags newFlags)
     {
         VmFlags oldFlags = vma->VmFlags;
-        if (newFlags == oldFlags || (oldFlags & (VmFlags.Special | VmFlags.HugeTlb)) != 0)
+        if (newFlags == oldFlags || (oldFlags & (VmFlags.Special | VmFlags.HugeTlb | VmFlags.Droppable)) != 0)
         {
             prev = vma;
             return Errno.None;

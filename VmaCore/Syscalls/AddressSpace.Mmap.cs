@@ -10,17 +10,19 @@ namespace VmaEngine.Vma;
 /// </summary>
 public sealed unsafe partial class AddressSpace
 {
-    /// <summary>MAP_TYPE: the bits that choose shared or private.</summary>
+    /// <summary>MAP_TYPE: the bits that choose shared, shared-validate, private or droppable.</summary>
     private const MapFlags MapType = (MapFlags)0x0F;
 
     /// <summary>
-    /// LEGACY_MAP_MASK: the flags every file mapping accepts (type, fixed, anonymous, MAP_32BIT, MAP_ABOVE4G,
-    /// growsdown, denywrite, executable, locked, noreserve, populate, nonblock, stack, hugetlb, uninitialized and the
-    /// MAP_HUGE_2MB/MAP_HUGE_1GB size bits); MAP_SHARED_VALIDATE refuses any other with EOPNOTSUPP.
+    /// LEGACY_MAP_MASK: the flags MAP_SHARED has always ignored when unknown, and the only ones MAP_SHARED_VALIDATE
+    /// accepts for the files of this model (none of which supports MAP_SYNC).
     /// </summary>
-    private const MapFlags LegacyMapMask = (MapFlags)0x7C07_F9F3;
+    private const MapFlags LegacyMapMask = MapFlags.ShareValidate | MapFlags.Fixed | MapFlags.Anonymous | MapFlags.DenyWrite
+        | MapFlags.Executable | MapFlags.Uninitialized | MapFlags.GrowsDown | MapFlags.Locked | MapFlags.NoReserve
+        | MapFlags.Populate | MapFlags.NonBlock | MapFlags.Stack | MapFlags.HugeTlb | MapFlags.ThirtyTwoBit
+        | MapFlags.Above4G | MapFlags.Huge2MB | MapFlags.Huge1GB;
 
-    /// <summary>MAX_LFS_FILESIZE: the largest offset of a regular file (<c>file_mmap_size_max</c>).</summary>
+    /// <summary><c>MAX_LFS_FILESIZE</c>: the largest file size, which bounds a file mapping's end (<c>file_mmap_ok</c>).</summary>
     private const ulong MaxFileSize = long.MaxValue;
 
     /// <summary>
@@ -30,7 +32,24 @@ public sealed unsafe partial class AddressSpace
     public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped)
     {
         mapped = 0;
-        return (flags & MapFlags.Anonymous) == 0 ? Errno.EBADF : VmMmap(null, address, length, prot, flags, 0, out mapped);
+        if ((flags & MapFlags.Anonymous) == 0)
+        {
+            return Errno.EBADF;
+        }
+
+        return (flags & MapFlags.HugeTlb) != 0 ? HugeTlbFileSetup(flags) : VmMmap(null, address, length, prot, flags, 0, out mapped);
+    }
+
+    /// <summary>
+    /// The MAP_HUGETLB branch of <c>ksys_mmap_pgoff</c> for anonymous memory: EINVAL for a page size x86-64 has no
+    /// hstate for (<c>hstate_sizelog</c>: only 2 MiB and 1 GiB), else ENOMEM, as on a kernel whose hugetlb pools
+    /// are empty (the default <c>nr_hugepages</c> of 0), where the reservation fails. This model has no hugetlb
+    /// pages, so it gives ENOMEM with MAP_NORESERVE too (where such a kernel would map and fail at the first fault).
+    /// </summary>
+    private static Errno HugeTlbFileSetup(MapFlags flags)
+    {
+        MapFlags size = flags & MapFlags.HugeSizeMask;
+        return size is 0 or MapFlags.Huge2MB or MapFlags.Huge1GB ? Errno.ENOMEM : Errno.EINVAL;
     }
 
     /// <summary>
@@ -45,6 +64,17 @@ public sealed unsafe partial class AddressSpace
         ArgumentNullException.ThrowIfNull(file);
         mapped = 0;
         if ((offset & ~MmConstants.PageMask) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        if ((flags & MapFlags.Anonymous) != 0 && (flags & MapFlags.HugeTlb) != 0)
+        {
+            return HugeTlbFileSetup(flags);
+        }
+
+        // No file of this model lives on hugetlbfs: MAP_HUGETLB on one is EINVAL (ksys_mmap_pgoff).
+        if ((flags & (MapFlags.Anonymous | MapFlags.HugeTlb)) == MapFlags.HugeTlb)
         {
             return Errno.EINVAL;
         }
@@ -121,9 +151,9 @@ public sealed unsafe partial class AddressSpace
             return Errno.ENOMEM;
         }
 
-        VmFlags vmFlags = VmFlagBits.FromProt(prot) | VmFlagBits.FromMapFlags(flags) | VmFlagBits.MayAll;
+        VmFlags vmFlags = VmFlagBits.FromProt(prot) | VmFlagBits.FromMapFlags(flags) | Mm->DefFlags | VmFlagBits.MayAll;
         MapFlags type = flags & MapType;
-        bool shared = type == MapFlags.Shared;
+        bool shared = type == MapFlags.Shared || (file != null && type == MapFlags.ShareValidate);
         Errno error = GetUnmappedArea(file == null && !shared, address, alignedLength, flags, out ulong addr);
         if (error != Errno.None)
         {
@@ -137,7 +167,7 @@ public sealed unsafe partial class AddressSpace
 
         error = file != null
             ? FileMapFlags(file, prot, flags, pgoff, alignedLength, ref vmFlags)
-            : AnonymousMapFlags(type, addr, ref vmFlags, ref pgoff);
+            : AnonymousMapFlags(flags, addr, ref vmFlags, ref pgoff);
         if (error != Errno.None)
         {
             return error;
@@ -174,7 +204,7 @@ public sealed unsafe partial class AddressSpace
             return error;
         }
 
-        if ((vmFlags & VmFlags.Locked) != 0 || (flags & MapFlags.Populate) != 0)
+        if ((vmFlags & VmFlags.Locked) != 0 || (flags & (MapFlags.Populate | MapFlags.NonBlock)) == MapFlags.Populate)
         {
             populate = alignedLength;
         }
@@ -183,10 +213,10 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// The file part of <c>do_mmap</c>: the mapping must end within MAX_LFS_FILESIZE (<c>file_mmap_ok</c>, EOVERFLOW),
-    /// then the MAP_TYPE switch: MAP_SHARED ignores non-legacy flags where MAP_SHARED_VALIDATE refuses them
-    /// (EOPNOTSUPP; the engine's files support none); a shared mapping needs a writable file for PROT_WRITE and loses
-    /// VM_MAYWRITE/VM_SHARED on a read-only one; every mapping needs a readable file; growsdown is EINVAL.
+    /// The file part of <c>do_mmap</c>: the offset must leave the end within the largest file size (EOVERFLOW,
+    /// <c>file_mmap_ok</c>); MAP_SHARED_VALIDATE refuses flags outside LEGACY_MAP_MASK (EOPNOTSUPP); a shared
+    /// mapping needs a writable file for PROT_WRITE and loses VM_MAYWRITE/VM_SHARED on a read-only one; every
+    /// mapping needs a readable file; growsdown and any other MAP_TYPE (MAP_DROPPABLE) are EINVAL.
     /// </summary>
     private static Errno FileMapFlags(VmFile* file, Prot prot, MapFlags flags, ulong pgoff, ulong length, ref VmFlags vmFlags)
     {
@@ -196,9 +226,9 @@ public sealed unsafe partial class AddressSpace
         }
 
         MapFlags type = flags & MapType;
-        if (type is MapFlags.Shared or MapFlags.SharedValidate)
+        if (type is MapFlags.Shared or MapFlags.ShareValidate)
         {
-            if (type == MapFlags.SharedValidate && (flags & ~LegacyMapMask) != 0)
+            if (type == MapFlags.ShareValidate && (flags & ~LegacyMapMask) != 0)
             {
                 return Errno.EOPNOTSUPP;
             }
@@ -229,11 +259,13 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// The anonymous part of <c>do_mmap</c>'s MAP_TYPE switch: shared gets VM_SHARED|VM_MAYSHARE and offset 0
-    /// (growsdown is EINVAL); private gets the address in pages as its pgoff.
+    /// (growsdown is EINVAL); droppable (not with MAP_LOCKED, MAP_HUGETLB or growsdown: EINVAL) gets VM_DROPPABLE,
+    /// VM_NORESERVE, VM_WIPEONFORK and VM_DONTDUMP and continues as private; private gets the address in pages as
+    /// its pgoff; any other type, MAP_SHARED_VALIDATE included, is EINVAL.
     /// </summary>
-    private static Errno AnonymousMapFlags(MapFlags type, ulong addr, ref VmFlags vmFlags, ref ulong pgoff)
+    private static Errno AnonymousMapFlags(MapFlags flags, ulong addr, ref VmFlags vmFlags, ref ulong pgoff)
     {
-        switch (type)
+        switch (flags & MapType)
         {
             case MapFlags.Shared:
                 if ((vmFlags & VmFlags.GrowsDown) != 0)
@@ -243,6 +275,15 @@ public sealed unsafe partial class AddressSpace
 
                 pgoff = 0;
                 vmFlags |= VmFlags.Shared | VmFlags.MayShare;
+                return Errno.None;
+            case MapFlags.Droppable:
+                if ((flags & (MapFlags.Locked | MapFlags.HugeTlb)) != 0 || (vmFlags & VmFlags.GrowsDown) != 0)
+                {
+                    return Errno.EINVAL;
+                }
+
+                vmFlags |= VmFlags.Droppable | VmFlags.NoReserve | VmFlags.WipeOnFork | VmFlags.DontDump;
+                pgoff = addr >> MmConstants.PageShift;
                 return Errno.None;
             case MapFlags.Private:
                 pgoff = addr >> MmConstants.PageShift;

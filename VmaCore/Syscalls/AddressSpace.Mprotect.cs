@@ -109,10 +109,16 @@ public sealed unsafe partial class AddressSpace
     /// <summary>
     /// <c>mprotect_fixup</c>: applies <paramref name="newFlags"/> to [start, end) of <paramref name="vma"/>. Turning a
     /// private mapping writable charges it (VM_ACCOUNT); making a never-faulted anonymous range read-only drops the
-    /// charge. On return <paramref name="prev"/> is the VMA now covering the range.
+    /// charge. EPERM on a sealed VMA. On return <paramref name="prev"/> is the VMA now covering the range.
     /// </summary>
     private Errno MprotectFixup(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags newFlags)
     {
+        // Sealed: refused even when nothing would change.
+        if (!CanModifyVma(vma))
+        {
+            return Errno.EPERM;
+        }
+
         VmFlags oldFlags = vma->VmFlags;
         if (newFlags == oldFlags)
         {

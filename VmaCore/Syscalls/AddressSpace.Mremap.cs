@@ -62,7 +62,13 @@ public sealed unsafe partial class AddressSpace
             NewAddress = newAddress,
             Flags = flags,
         };
-        Errno error = Options.MremapMultipleVmas ? CheckMremapParams(ref request) : CheckMremapFlags(ref request);
+        // MREMAP_DONTUNMAP is a move that keeps the size: the lengths as given must be equal.
+        if ((flags & MremapFlags.DontUnmap) != 0 && oldLength != newLength)
+        {
+            return Errno.EINVAL;
+        }
+
+        Errno error = Options.MremapMultipleVmas ? CheckMremapParams(ref request, newLength) : CheckMremapFlags(ref request);
         if (error != Errno.None)
         {
             return error;
@@ -91,8 +97,7 @@ public sealed unsafe partial class AddressSpace
     {
         MremapFlags flags = request.Flags;
         if ((flags & ~(MremapFlags.Fixed | MremapFlags.MayMove | MremapFlags.DontUnmap)) != 0
-            || ((flags & MremapFlags.Fixed) != 0 && (flags & MremapFlags.MayMove) == 0)
-            || (flags & MremapFlags.DontUnmap) != 0
+            || ((flags & (MremapFlags.Fixed | MremapFlags.DontUnmap)) != 0 && (flags & MremapFlags.MayMove) == 0)
             || (request.Address & ~MmConstants.PageMask) != 0
             || request.NewLength == 0)
         {
@@ -108,7 +113,7 @@ public sealed unsafe partial class AddressSpace
     /// (the address argument is ignored otherwise), its end against TASK_SIZE, its alignment, overlap with the
     /// source and the map count headroom.
     /// </summary>
-    private Errno CheckMremapParams(ref RemapRequest request)
+    private Errno CheckMremapParams(ref RemapRequest request, ulong rawNewLength)
     {
         Errno error = CheckMremapFlags(ref request);
         if (error != Errno.None)
@@ -117,7 +122,7 @@ public sealed unsafe partial class AddressSpace
         }
 
         ulong taskSize = Options.TaskSize;
-        if (request.NewLength > taskSize)
+        if (rawNewLength > taskSize)
         {
             return Errno.EINVAL;
         }
@@ -144,12 +149,18 @@ public sealed unsafe partial class AddressSpace
     private Errno DoMremapV615(ref RemapRequest request, out ulong result)
     {
         result = 0;
-        if (VmaLookup(request.Address) == null)
+        VmArea* source = VmaLookup(request.Address);
+        if (source == null)
         {
             return Errno.EFAULT;
         }
 
-        if ((request.Flags & MremapFlags.Fixed) != 0)
+        if (!CanModifyVma(source))
+        {
+            return Errno.EPERM;
+        }
+
+        if (ImpliesNewAddress(ref request))
         {
             return MremapToV615(ref request, out result);
         }
@@ -170,16 +181,21 @@ public sealed unsafe partial class AddressSpace
     private Errno DoMremapV617(ref RemapRequest request, out ulong result)
     {
         result = 0;
-        bool fixedMove = (request.Flags & MremapFlags.Fixed) != 0;
-        if (fixedMove && request.OldLength == request.NewLength)
+        if ((request.Flags & MremapFlags.Fixed) != 0 && request.OldLength == request.NewLength)
         {
             return RemapMove(ref request, out result);
         }
 
+        bool fixedMove = ImpliesNewAddress(ref request);
         VmArea* vma = VmaLookup(request.Address);
         if (vma == null)
         {
             return Errno.EFAULT;
+        }
+
+        if (!CanModifyVma(vma))
+        {
+            return Errno.EPERM;
         }
 
         if (fixedMove || request.NewLength > request.OldLength)
@@ -203,6 +219,13 @@ public sealed unsafe partial class AddressSpace
 
         return ExpandOrMove(ref request, vma, out result);
     }
+
+    /// <summary>
+    /// <c>vrm_implies_new_addr</c>: MREMAP_FIXED and MREMAP_DONTUNMAP go to <c>mremap_to</c> (a DONTUNMAP move
+    /// without MREMAP_FIXED takes the new address as a hint).
+    /// </summary>
+    private static bool ImpliesNewAddress(ref RemapRequest request) =>
+        (request.Flags & (MremapFlags.Fixed | MremapFlags.DontUnmap)) != 0;
 
     /// <summary>
     /// <c>remap_move</c> (6.17): moves every VMA part in the source range, keeping the gaps between them; no gap
@@ -344,7 +367,7 @@ public sealed unsafe partial class AddressSpace
         error = VmaToResize(ref request, out VmArea* vma);
         if (error == Errno.None)
         {
-            error = RemapArea(ref request, vma, MapFlags.Fixed, request.NewAddress);
+            error = RemapArea(ref request, vma, FixedIfAsked(ref request), request.NewAddress);
         }
 
         return error != Errno.None ? error : MoveVma(ref request, vma, out result);
@@ -369,14 +392,18 @@ public sealed unsafe partial class AddressSpace
             return Errno.EFAULT;
         }
 
-        error = RemapArea(ref request, vma, MapFlags.Fixed, request.NewAddress);
+        error = RemapArea(ref request, vma, FixedIfAsked(ref request), request.NewAddress);
         return error != Errno.None ? error : MoveVma(ref request, vma, out result);
     }
+
+    /// <summary>MAP_FIXED for the destination's <c>get_unmapped_area</c> when MREMAP_FIXED was given.</summary>
+    private static MapFlags FixedIfAsked(ref RemapRequest request) =>
+        (request.Flags & MremapFlags.Fixed) != 0 ? MapFlags.Fixed : MapFlags.None;
 
     /// <summary>Unmaps the fixed destination, then the tail a shrinking move drops (the old length becomes the new).</summary>
     private Errno UnmapDestinationAndShrink(ref RemapRequest request)
     {
-        Errno error = DoMunmap(request.NewAddress, request.NewLength);
+        Errno error = (request.Flags & MremapFlags.Fixed) != 0 ? DoMunmap(request.NewAddress, request.NewLength) : Errno.None;
         if (error != Errno.None || request.OldLength <= request.NewLength)
         {
             return error;
@@ -399,14 +426,25 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// <c>remap_is_valid</c>: a zero old length only duplicates shared mappings (EINVAL on private ones); the range
+    /// <c>remap_is_valid</c>: a sealed VMA is EPERM; a zero old length only duplicates shared mappings (EINVAL on
+    /// private ones); MREMAP_DONTUNMAP is EINVAL on VM_DONTEXPAND and VM_PFNMAP mappings; the range
     /// may not cross the VMA's end (EFAULT; for a shrink only the kept part counts, since the tail is unmapped
     /// first, 6.17 <c>check_prep_vma</c>); a growing range may not overflow its offset (EINVAL) nor grow a
     /// VM_DONTEXPAND or VM_PFNMAP mapping (EFAULT); RLIMIT_MEMLOCK and RLIMIT_AS do not apply in this model.
     /// </summary>
     private static Errno RemapIsValid(ref RemapRequest request, VmArea* vma)
     {
+        if (!CanModifyVma(vma))
+        {
+            return Errno.EPERM;
+        }
+
         if (request.OldLength == 0 && (vma->VmFlags & (VmFlags.Shared | VmFlags.MayShare)) == 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        if ((request.Flags & MremapFlags.DontUnmap) != 0 && (vma->VmFlags & (VmFlags.DontExpand | VmFlags.PfnMap)) != 0)
         {
             return Errno.EINVAL;
         }
@@ -491,6 +529,15 @@ public sealed unsafe partial class AddressSpace
             return Errno.ENOMEM;
         }
 
+        // move_page_tables: the guard markers go with the page tables.
+        GuardPages.Move(oldAddress, oldLength, request.NewAddress);
+        if ((request.Flags & MremapFlags.DontUnmap) != 0)
+        {
+            DontUnmapComplete(vma, newVma, oldAddress, oldLength);
+            result = request.NewAddress;
+            return Errno.None;
+        }
+
         bool accountStart = false;
         bool accountEnd = false;
         if ((vmFlags & VmFlags.Account) != 0)
@@ -525,6 +572,21 @@ public sealed unsafe partial class AddressSpace
 
         result = request.NewAddress;
         return Errno.None;
+    }
+
+    /// <summary>
+    /// The MREMAP_DONTUNMAP end of <c>move_vma</c>: the source VMA stays mapped (and charged) but loses its lock
+    /// bits, all of it even when only part of it moved; when all of it moved to another VMA its anon_vma links go
+    /// (<c>unlink_anon_vmas</c>), since its pages went with the page tables.
+    /// </summary>
+    private static void DontUnmapComplete(VmArea* vma, VmArea* newVma, ulong oldAddress, ulong oldLength)
+    {
+        VmaLock.StartWrite(vma);
+        vma->VmFlags &= ~VmFlagBits.LockedMask;
+        if (newVma != vma && vma->VmStart == oldAddress && vma->VmEnd == oldAddress + oldLength)
+        {
+            Rmap.UnlinkAnonVmas(vma);
+        }
     }
 
     /// <summary><c>vm_flags_set(vma, VM_ACCOUNT)</c>: write-locks the VMA and sets the bit.</summary>

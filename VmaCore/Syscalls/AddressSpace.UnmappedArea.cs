@@ -20,9 +20,9 @@ public sealed unsafe partial class AddressSpace
     /// <c>__get_unmapped_area</c>: the address for a mapping of <paramref name="length"/> bytes. MAP_FIXED takes
     /// <paramref name="address"/> as it is; otherwise a free hint is honoured, else the highest free range below
     /// <see cref="AddressSpaceOptions.MmapBase"/> is taken (THP-aligned for large private anonymous mappings),
-    /// falling back to a bottom-up search. Errors: ENOMEM (too long or no room), EINVAL (unaligned fixed address),
-    /// EPERM (below <c>mmap_min_addr</c>), and for a fixed address from 2^64-4095 up the errno it spells (the kernel's
-    /// <c>IS_ERR_VALUE</c> takes it for one).
+    /// falling back to a bottom-up search; MAP_32BIT searches bottom-up below 2 GiB. Errors: ENOMEM (too long or no
+    /// room), EINVAL (unaligned fixed address), EPERM (below <c>mmap_min_addr</c>), and for a fixed address from
+    /// 2^64-4095 up the errno it spells (the kernel's <c>IS_ERR_VALUE</c> takes it for one).
     /// </summary>
     internal Errno GetUnmappedArea(bool anonymousPrivate, ulong address, ulong length, MapFlags flags, out ulong result)
     {
@@ -38,6 +38,13 @@ public sealed unsafe partial class AddressSpace
         if ((flags & MapFlags.Fixed) != 0)
         {
             found = address;
+        }
+        else if ((flags & MapFlags.ThirtyTwoBit) != 0)
+        {
+            if (!ThirtyTwoBitUnmappedArea(address, length, out found))
+            {
+                return Errno.ENOMEM;
+            }
         }
         else if (anonymousPrivate && address == 0 && length % PmdSize == 0)
         {
@@ -144,6 +151,35 @@ public sealed unsafe partial class AddressSpace
         // A top-down search can fail where a bottom-up one succeeds (arch_get_unmapped_area).
         ulong legacyBase = PageAlign(taskSize / 3);
         return UnmappedAreaBottomUp(legacyBase, taskSize, length, out result);
+    }
+
+    /// <summary>
+    /// MAP_32BIT on x86-64 (<c>arch_get_unmapped_area</c> with <c>find_start_end</c>): bottom-up in
+    /// [1 GiB, 2 GiB), after a free hint below 2 GiB. The kernel randomizes the start within 32 MiB under ASLR; the
+    /// model starts at 1 GiB, as without <c>PF_RANDOMIZE</c>.
+    /// </summary>
+    private bool ThirtyTwoBitUnmappedArea(ulong hint, ulong length, out ulong result)
+    {
+        const ulong begin = 0x4000_0000;
+        const ulong end = 0x8000_0000;
+        result = 0;
+        if (length > end)
+        {
+            return false;
+        }
+
+        if (hint != 0)
+        {
+            hint = PageAlign(hint);
+            VmArea* vma = Tree.FindAtOrAfter(hint, ulong.MaxValue, out _, out _);
+            if (end - length >= hint && (vma == null || hint + length <= VmStartGap(vma)))
+            {
+                result = hint;
+                return true;
+            }
+        }
+
+        return UnmappedAreaBottomUp(begin, end, length, out result);
     }
 
     /// <summary>

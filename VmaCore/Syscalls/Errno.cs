@@ -42,6 +42,6 @@ public enum Errno
     /// <summary>Value too large (offset plus length overflows).</summary>
     EOVERFLOW = 75,
 
-    /// <summary>Operation not supported (MAP_SHARED_VALIDATE with a flag the file does not support).</summary>
+    /// <summary>Operation not supported (a MAP_SHARED_VALIDATE flag the file does not support).</summary>
     EOPNOTSUPP = 95,
 }

@@ -15,6 +15,9 @@ public enum MremapFlags
     /// <summary>MREMAP_FIXED: move to the given new address, replacing what is there (needs MREMAP_MAYMOVE).</summary>
     Fixed = 2,
 
-    /// <summary>MREMAP_DONTUNMAP: not supported by this model (EINVAL).</summary>
+    /// <summary>
+    /// MREMAP_DONTUNMAP: move the pages but leave the old range mapped and empty (needs MREMAP_MAYMOVE and equal
+    /// lengths; not for VM_DONTEXPAND or VM_PFNMAP mappings).
+    /// </summary>
     DontUnmap = 4,
 }

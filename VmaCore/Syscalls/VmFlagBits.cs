@@ -19,8 +19,8 @@ internal static class VmFlagBits
     public static VmFlags FromProt(Prot prot) => (VmFlags)(ulong)(prot & (Prot.Read | Prot.Write | Prot.Exec));
 
     /// <summary>
-    /// <c>calc_vm_flag_bits</c>: MAP_GROWSDOWN to VM_GROWSDOWN, MAP_LOCKED to VM_LOCKED, MAP_SYNC to VM_SYNC (whatever
-    /// the mapping type: only MAP_SHARED_VALIDATE refuses it, on files that lack it), MAP_STACK to VM_NOHUGEPAGE.
+    /// <c>calc_vm_flag_bits</c>: MAP_GROWSDOWN to VM_GROWSDOWN, MAP_LOCKED to VM_LOCKED, MAP_SYNC to VM_SYNC,
+    /// MAP_STACK to VM_NOHUGEPAGE.
     /// </summary>
     public static VmFlags FromMapFlags(MapFlags flags)
     {

@@ -88,11 +88,11 @@ public sealed class FuzzFindingsTests
         using var files = new FileRegistry();
         using var space = new AddressSpace();
         MappedFile file = files.Open("f", 16);
-        const MapFlags validate = MapFlags.SharedValidate | MapFlags.Fixed;
+        const MapFlags validate = MapFlags.ShareValidate | MapFlags.Fixed;
         Assert.That(space.Mmap(P(0), L(1), Rw, validate | (MapFlags)0x40, file, 0, out _), Is.EqualTo(Errno.None));
         Assert.That(space.Snapshot()[0].Flags & (VmFlags.Shared | VmFlags.MayShare), Is.EqualTo(VmFlags.Shared | VmFlags.MayShare));
         Assert.That(space.Mmap(P(2), L(1), Rw, validate | MapFlags.Sync, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
-        Assert.That(space.Mmap(P(2), L(1), Rw, MapFlags.SharedValidate | MapFlags.FixedNoReplace, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
+        Assert.That(space.Mmap(P(2), L(1), Rw, MapFlags.ShareValidate | MapFlags.FixedNoReplace, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
         Assert.That(space.Mmap(P(2), L(1), Rw, validate | (MapFlags)0x200, file, 0, out _), Is.EqualTo(Errno.EOPNOTSUPP));
         Assert.That(space.Mmap(P(2), L(1), Rw, MapFlags.Shared | MapFlags.Fixed | (MapFlags)0x200, file, 0, out _), Is.EqualTo(Errno.None));
         Assert.That(space.Mmap(P(4), L(1), Rw, validate | MapFlags.Anonymous, out _), Is.EqualTo(Errno.EINVAL));

@@ -685,7 +685,10 @@ public unsafe class KernelVmaTests
 
         // The kernel harness's unlink_anon_vmas stub only records the call and leaves the anon_vma pointer, so the
         // kernel test asserts prev still has the dummy anon_vma after the failure. The real unlink_anon_vmas clears
-        // it: prev ends with no anon_vma and the anon_vma's counts are back where they were.
+        // it: prev ends with no anon_vma and an empty chain, and the anon_vma's counts are back where they were.
+        // The kernel's was_cloned and was_unlinked become the chain links allocated (dup_anon_vma cloned middle's
+        // one link to prev) and freed (unlink_anon_vmas freed it) during the failed merge; the fixture is
+        // non-parallelizable, so no other test allocates links meanwhile.
         //
         // Existing-range merge: prev would take middle's anon_vma, then the tree preallocation fails.
         VmArea* vmaPrev = t.AllocAndLinkVma(0, 0x3000, 0);
@@ -695,11 +698,10 @@ public unsafe class KernelVmaTests
         vmg.Prev = vmaPrev;
         vmg.Middle = vma;
         t.Mm.Tree.FailNextPreallocations = 1;
+        (long allocated, long freed) = (AnonVmaCache.ChainsAllocated, AnonVmaCache.ChainsFreed);
         Assert.That(t.MergeExisting(ref vmg) == null);
+        AssertClonedThenUnlinked(allocated, freed, vmaPrev, dummy);
         Assert.That(vmg.State, Is.EqualTo(VmaMergeResult.ErrorNoMem));
-        Assert.That(vmaPrev->AnonVma == null, "unlink_anon_vmas cleared the duplicated anon_vma");
-        Assert.That(ListHead.IsEmpty(&vmaPrev->AnonVmaChain), "the cloned chain was unlinked");
-        Assert.That(dummy->NumActiveVmas, Is.EqualTo(1));
         Assert.That(dummy->ChainCount, Is.EqualTo(1));
         AssertRange(vmaPrev, 0, 0x3000, 0);
         AssertRange(vma, 0x3000, 0x5000, 3);
@@ -714,14 +716,30 @@ public unsafe class KernelVmaTests
         vmg.Middle = vmaPrev;
         vmg.Next = vma;
         t.Mm.Tree.FailNextPreallocations = 1;
+        (allocated, freed) = (AnonVmaCache.ChainsAllocated, AnonVmaCache.ChainsFreed);
         Assert.That(t.Mm.Expand(ref vmg), Is.EqualTo(Errno.ENOMEM));
+        AssertClonedThenUnlinked(allocated, freed, vmaPrev, dummy);
         Assert.That(vmg.State, Is.EqualTo(VmaMergeResult.ErrorNoMem));
-        Assert.That(vmaPrev->AnonVma == null, "unlink_anon_vmas cleared the duplicated anon_vma");
-        Assert.That(dummy->NumActiveVmas, Is.EqualTo(1));
+        Assert.That(dummy->ChainCount, Is.EqualTo(1));
         AssertRange(vmaPrev, 0, 0x3000, 0);
         AssertRange(vma, 0x3000, 0x5000, 3);
         Assert.That(t.Mm.MapCount, Is.EqualTo(2));
         Assert.That(t.CleanupMm(), Is.EqualTo(2));
+    }
+
+    /// <summary>
+    /// The kernel's <c>was_cloned</c> and <c>was_unlinked</c> of a failed merge: one chain link was allocated since
+    /// the counts <paramref name="allocated"/> and <paramref name="freed"/> were taken and then freed again, and
+    /// <paramref name="vma"/> ends without anon_vma and with an empty chain, <paramref name="anonVma"/> used by its
+    /// own VMA only.
+    /// </summary>
+    private static void AssertClonedThenUnlinked(long allocated, long freed, VmArea* vma, AnonVma* anonVma)
+    {
+        Assert.That(AnonVmaCache.ChainsAllocated - allocated, Is.EqualTo(1), "dup_anon_vma cloned the chain link");
+        Assert.That(AnonVmaCache.ChainsFreed - freed, Is.EqualTo(1), "unlink_anon_vmas freed the cloned link");
+        Assert.That(vma->AnonVma == null, "unlink_anon_vmas cleared the duplicated anon_vma");
+        Assert.That(ListHead.IsEmpty(&vma->AnonVmaChain), "the cloned chain was unlinked");
+        Assert.That(anonVma->NumActiveVmas, Is.EqualTo(1));
     }
 
     [Test]

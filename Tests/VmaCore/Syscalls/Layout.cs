@@ -28,7 +28,8 @@ internal static class Layout
         (VmFlags.GrowsDown, "gd"), (VmFlags.Locked, "lo"), (VmFlags.DontCopy, "dc"), (VmFlags.DontExpand, "de"),
         (VmFlags.Account, "ac"), (VmFlags.NoReserve, "nr"), (VmFlags.HugeTlb, "ht"), (VmFlags.NoHugePage, "nh"),
         (VmFlags.HugePage, "hg"), (VmFlags.DontDump, "dd"), (VmFlags.WipeOnFork, "wf"), (VmFlags.SeqRead, "sr"),
-        (VmFlags.RandRead, "rr"),
+        (VmFlags.RandRead, "rr"), (VmFlags.LockOnFault, "lf"), (VmFlags.Mergeable, "mg"), (VmFlags.Sealed, "sl"),
+        (VmFlags.Droppable, "dp"), (VmFlags.Sync, "sf"), (VmFlags.MaybeGuard, "gu"),
     ];
 
     /// <summary>One line per VMA, joined by " | ".</summary>

@@ -86,7 +86,8 @@ public sealed class SyscallErrorTests
         yield return Case("munlock hole", Errno.ENOMEM, (s, f) => s.Munlock(P(30), L(1)));
         yield return Case("mremap unknown flags", Errno.EINVAL, (s, f) => s.Mremap(P(0), L(1), L(2), (MremapFlags)8, 0, out _));
         yield return Case("mremap fixed without maymove", Errno.EINVAL, (s, f) => s.Mremap(P(0), L(1), L(1), MremapFlags.Fixed, P(60), out _));
-        yield return Case("mremap dontunmap", Errno.EINVAL, (s, f) => s.Mremap(P(0), L(1), L(1), MremapFlags.MayMove | MremapFlags.DontUnmap, 0, out _));
+        yield return Case("mremap dontunmap without maymove", Errno.EINVAL, (s, f) => s.Mremap(P(0), L(1), L(1), MremapFlags.DontUnmap, 0, out _));
+        yield return Case("mremap dontunmap resizing", Errno.EINVAL, (s, f) => s.Mremap(P(0), L(1), L(2), MremapFlags.MayMove | MremapFlags.DontUnmap, 0, out _));
         yield return Case("mremap unaligned", Errno.EINVAL, (s, f) => s.Mremap(P(0) + 1, L(1), L(2), MremapFlags.None, 0, out _));
         yield return Case("mremap new length 0", Errno.EINVAL, (s, f) => s.Mremap(P(0), L(1), 0, MremapFlags.None, 0, out _));
         yield return Case("mremap unmapped", Errno.EFAULT, (s, f) => s.Mremap(P(30), L(1), L(2), MremapFlags.None, 0, out _));
