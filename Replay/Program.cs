@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using Replay.Trace;
 using VmaEngine.Vma;
 
 namespace Replay;
@@ -24,9 +25,23 @@ public static class Program
 
         Exit status: 0 the trace ran; 1 usage or I/O error; 2 malformed trace (the message names the line).
         The full format is described in docs/vmatrace-format.md.
+
         """;
 
+    /// <summary>Runs <see cref="Run"/> on the process's standard output and error.</summary>
     public static int Main(string[] args)
+    {
+        using var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false, NewLine = "\n" };
+        int status = Run(args, output, Console.Error);
+        output.Flush();
+        return status;
+    }
+
+    /// <summary>
+    /// Replays the trace <paramref name="args"/> name, printing its output (or the usage text) to
+    /// <paramref name="output"/> and problems to <paramref name="error"/>; returns the exit status.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         string profile = AddressSpaceOptions.ProfileV615;
         string? path = null;
@@ -35,7 +50,7 @@ public static class Program
             switch (args[i])
             {
                 case "--help" or "-h":
-                    Console.Out.Write(Usage);
+                    output.Write(Usage);
                     return 0;
                 case "--profile" when i + 1 < args.Length:
                     profile = args[++i];
@@ -43,7 +58,7 @@ public static class Program
                 default:
                     if (path != null || (args[i].StartsWith('-') && args[i] != "-"))
                     {
-                        return UsageError($"unexpected argument '{args[i]}'");
+                        return UsageError(error, $"unexpected argument {TraceText.Quote(args[i])}");
                     }
 
                     path = args[i];
@@ -53,7 +68,7 @@ public static class Program
 
         if (path == null)
         {
-            return UsageError("no trace given");
+            return UsageError(error, "no trace given");
         }
 
         AddressSpaceOptions options;
@@ -63,33 +78,30 @@ public static class Program
         }
         catch (ArgumentException e)
         {
-            return UsageError(e.Message);
+            return UsageError(error, e.Message);
         }
 
         try
         {
-            using TextReader reader = path == "-" ? Console.In : new StreamReader(path);
-            var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false, NewLine = "\n" };
-            int status = TraceRunner.Run(reader, output, options, Console.Error);
-            output.Flush();
-            return status;
+            using TextReader reader = TraceLineReader.OpenBytes(path == "-" ? Console.OpenStandardInput() : File.OpenRead(path));
+            return TraceRunner.Run(reader, output, options, error);
         }
         catch (IOException e)
         {
-            Console.Error.WriteLine($"Replay: {e.Message}");
+            error.WriteLine($"Replay: {e.Message}");
             return 1;
         }
         catch (UnauthorizedAccessException e)
         {
-            Console.Error.WriteLine($"Replay: {e.Message}");
+            error.WriteLine($"Replay: {e.Message}");
             return 1;
         }
     }
 
-    private static int UsageError(string problem)
+    private static int UsageError(TextWriter error, string problem)
     {
-        Console.Error.WriteLine($"Replay: {problem}");
-        Console.Error.Write(Usage);
+        error.WriteLine($"Replay: {problem}");
+        error.Write(Usage);
         return 1;
     }
 }

@@ -1,4 +1,3 @@
-using System;
 using System.IO;
 using NUnit.Framework;
 using Replay;
@@ -41,17 +40,15 @@ public class MalformedTraceTests
     public void ProgramExitsWithTwoAndNamesTheLine()
     {
         string path = Path.GetTempFileName();
-        TextWriter savedError = Console.Error;
-        var error = new StringWriter();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
         try
         {
             File.WriteAllText(path, "# vmatrace v1\nmmap 0 4 rw\nmunmap 0 4 extra\n");
-            Console.SetError(error);
-            Assert.That(Program.Main([path]), Is.EqualTo(2));
+            Assert.That(Program.Run([path], output, error), Is.EqualTo(2));
         }
         finally
         {
-            Console.SetError(savedError);
             File.Delete(path);
         }
 
@@ -72,17 +69,9 @@ public class MalformedTraceTests
     [Test]
     public void UnknownProfileIsAUsageError()
     {
-        TextWriter savedError = Console.Error;
-        var error = new StringWriter();
-        try
-        {
-            Console.SetError(error);
-            Assert.That(Program.Main(["--profile", "v2.4", "-"]), Is.EqualTo(1));
-        }
-        finally
-        {
-            Console.SetError(savedError);
-        }
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.That(Program.Run(["--profile", "v2.4", "-"], output, error), Is.EqualTo(1));
 
         Assert.That(error.ToString(), Does.Contain("v2.4"));
     }
