@@ -12,7 +12,7 @@ namespace Replay;
 public static class Program
 {
     private const string Usage = """
-        usage: Replay [--profile NAME] TRACE|-
+        usage: Replay [--profile NAME | --env FILE] TRACE|-
 
         Replays a vmatrace v1 trace (one mm operation per line: mmap, munmap, mprotect, madvise, mlock,
         munlock, name, touch, mremap, maps; addresses and lengths in pages of a window) on the VMA engine
@@ -22,6 +22,8 @@ public static class Program
         Profiles (the kernel the engine models):
           v6.15        stock Linux v6.15 with anonymous VMA names and the zero page (default)
           oracle-host  the oracle's machine: Linux 6.18, no CONFIG_ANON_VMA_NAME, no zero page
+        --env FILE models the machine described by FILE, the output of 'oracle -E' there (kernel version,
+        zero page, anonymous VMA names, max_map_count), as the env.txt of each corpus folder does.
 
         Exit status: 0 the trace ran; 1 usage or I/O error; 2 malformed trace (the message names the line).
         The full format is described in docs/vmatrace-format.md.
@@ -43,7 +45,8 @@ public static class Program
     /// </summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        string profile = AddressSpaceOptions.ProfileV615;
+        string? profile = null;
+        string? envPath = null;
         string? path = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -54,6 +57,9 @@ public static class Program
                     return 0;
                 case "--profile" when i + 1 < args.Length:
                     profile = args[++i];
+                    break;
+                case "--env" when i + 1 < args.Length:
+                    envPath = args[++i];
                     break;
                 default:
                     if (path != null || (args[i].StartsWith('-') && args[i] != "-"))
@@ -71,14 +77,25 @@ public static class Program
             return UsageError(error, "no trace given");
         }
 
+        if (profile != null && envPath != null)
+        {
+            return UsageError(error, "--profile and --env both choose the kernel; give one");
+        }
+
         AddressSpaceOptions options;
         try
         {
-            options = AddressSpaceOptions.ForProfile(profile);
+            options = envPath != null ? KernelEnvironment.Load(envPath).ToOptions()
+                : AddressSpaceOptions.ForProfile(profile ?? AddressSpaceOptions.ProfileV615);
         }
         catch (ArgumentException e)
         {
             return UsageError(error, e.Message);
+        }
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"Replay: {e.Message}");
+            return 1;
         }
 
         try
@@ -86,12 +103,7 @@ public static class Program
             using TextReader reader = TraceLineReader.OpenBytes(path == "-" ? Console.OpenStandardInput() : File.OpenRead(path));
             return TraceRunner.Run(reader, output, options, error);
         }
-        catch (IOException e)
-        {
-            error.WriteLine($"Replay: {e.Message}");
-            return 1;
-        }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"Replay: {e.Message}");
             return 1;
