@@ -1,5 +1,7 @@
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text;
 using VmaEngine.Vma;
 
@@ -14,66 +16,53 @@ internal static class MapsPrinter
     /// <summary>The VmFlags mnemonics the oracle keeps by default, sorted in ascending byte order.</summary>
     private static readonly (string Mnemonic, VmFlags Flag)[] s_kept = SortedKeptSet();
 
-    public static void Print(AddressSpace space, TextWriter output)
+    /// <summary>The VMAs of <paramref name="space"/> that lie in the trace window, in address order.</summary>
+    public static List<VmaInfo> InWindow(AddressSpace space)
+    {
+        ulong windowEnd = TraceRunner.WindowBase + (TraceRunner.WindowPages << MmConstants.PageShift);
+        return space.Snapshot().Where(vma => vma.End > TraceRunner.WindowBase && vma.Start < windowEnd).ToList();
+    }
+
+    /// <summary>Writes the <c>maps</c> block of <paramref name="vmas"/> (from <see cref="InWindow"/>).</summary>
+    public static void Print(IReadOnlyList<VmaInfo> vmas, TextWriter output)
     {
         var text = new StringBuilder("maps\n");
-        ulong windowEnd = TraceRunner.WindowBase + (TraceRunner.WindowPages << MmConstants.PageShift);
-        foreach (VmaInfo vma in space.Snapshot())
+        foreach (VmaInfo vma in vmas)
         {
-            if (vma.End <= TraceRunner.WindowBase || vma.Start >= windowEnd)
-            {
-                continue;
-            }
-
-            AppendLine(text, vma);
+            text.Append(Page(vma.Start)).Append('-').Append(Page(vma.End)).Append(' ').Append(Perms(vma)).Append(' ');
+            text.Append(vma.Backing == VmaBacking.Anonymous ? "-" : vma.Pgoff.ToString(CultureInfo.InvariantCulture));
+            text.Append(' ').Append(Name(vma)).Append(' ');
+            List<string> mnemonics = Mnemonics(vma.Flags);
+            text.Append(mnemonics.Count > 0 ? string.Join(',', mnemonics) : "-").Append('\n');
         }
 
         text.Append("end\n");
         output.Write(text.ToString());
     }
 
-    private static void AppendLine(StringBuilder text, in VmaInfo vma)
+    /// <summary>PERMS: <c>r</c>, <c>w</c>, <c>x</c> or <c>-</c> each, then <c>s</c> (VM_MAYSHARE) or <c>p</c>.</summary>
+    public static string Perms(in VmaInfo vma) => string.Create(4, vma.Flags, static (chars, flags) =>
     {
-        text.Append(Page(vma.Start)).Append('-').Append(Page(vma.End)).Append(' ');
-        text.Append((vma.Flags & VmFlags.Read) != 0 ? 'r' : '-');
-        text.Append((vma.Flags & VmFlags.Write) != 0 ? 'w' : '-');
-        text.Append((vma.Flags & VmFlags.Exec) != 0 ? 'x' : '-');
-        text.Append((vma.Flags & VmFlags.MayShare) != 0 ? 's' : 'p').Append(' ');
-        if (vma.Backing == VmaBacking.Anonymous)
-        {
-            text.Append('-');
-        }
-        else
-        {
-            text.Append(vma.Pgoff);
-        }
+        chars[0] = (flags & VmFlags.Read) != 0 ? 'r' : '-';
+        chars[1] = (flags & VmFlags.Write) != 0 ? 'w' : '-';
+        chars[2] = (flags & VmFlags.Exec) != 0 ? 'x' : '-';
+        chars[3] = (flags & VmFlags.MayShare) != 0 ? 's' : 'p';
+    });
 
-        text.Append(' ').Append(Name(vma)).Append(' ');
-        int before = text.Length;
-        foreach ((string mnemonic, VmFlags flag) in s_kept)
-        {
-            if ((vma.Flags & flag) != 0)
-            {
-                text.Append(text.Length > before ? "," : "").Append(mnemonic);
-            }
-        }
-
-        if (text.Length == before)
-        {
-            text.Append('-');
-        }
-
-        text.Append('\n');
-    }
-
-    private static string Name(in VmaInfo vma) => vma.Backing switch
+    /// <summary>NAME: the file, <c>[anon_shared]</c>, <c>[anon:X]</c>, <c>[anon_shmem:X]</c> or <c>-</c>.</summary>
+    public static string Name(in VmaInfo vma) => vma.Backing switch
     {
         VmaBacking.File => vma.FileName!,
         VmaBacking.SharedAnonymous => vma.AnonName != null ? $"[anon_shmem:{vma.AnonName}]" : "[anon_shared]",
         _ => vma.AnonName != null ? $"[anon:{vma.AnonName}]" : "-",
     };
 
-    private static ulong Page(ulong address) => (address - TraceRunner.WindowBase) >> MmConstants.PageShift;
+    /// <summary>The mnemonics of the kept set that <paramref name="flags"/> holds, in ascending byte order.</summary>
+    public static List<string> Mnemonics(VmFlags flags) =>
+        s_kept.Where(kept => (flags & kept.Flag) != 0).Select(kept => kept.Mnemonic).ToList();
+
+    /// <summary>The window page of a byte address.</summary>
+    public static ulong Page(ulong address) => (address - TraceRunner.WindowBase) >> MmConstants.PageShift;
 
     private static (string, VmFlags)[] SortedKeptSet()
     {

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
+using Replay.Picture;
 using Replay.Trace;
 using VmaEngine.Vma;
 
@@ -12,18 +14,20 @@ namespace Replay;
 public static class Program
 {
     private const string Usage = """
-        usage: Replay [--profile NAME | --env FILE] TRACE|-
+        usage: Replay [--profile NAME | --env FILE] [--svg FILE] TRACE|-
 
         Replays a vmatrace v1 trace (one mm operation per line: mmap, munmap, mprotect, madvise, mlock,
         munlock, name, touch, mremap, maps; addresses and lengths in pages of a window) on the VMA engine
         and prints the layout at each 'maps' exactly as the kernel oracle does, plus 'error OP errno=NAME'
         for each failed operation. '-' reads the trace from standard input.
 
-        Profiles (the kernel the engine models):
-          v6.15        stock Linux v6.15 with anonymous VMA names and the zero page (default)
-          oracle-host  the oracle's machine: Linux 6.18, no CONFIG_ANON_VMA_NAME, no zero page
-        --env FILE models the machine described by FILE, the output of 'oracle -E' there (kernel version,
-        zero page, anonymous VMA names, max_map_count), as the env.txt of each corpus folder does.
+          --profile NAME  the kernel the engine models, by name:
+                            v6.15        stock Linux v6.15 with anonymous VMA names and the zero page (default)
+                            oracle-host  the oracle's machine: Linux 6.18, no CONFIG_ANON_VMA_NAME, no zero page
+          --env FILE      the kernel of the machine whose 'oracle -E' output FILE holds (kernel version, zero
+                          page, anonymous VMA names, max_map_count), as each corpus folder's env.txt
+          --svg FILE      also draws the layout at each 'maps' into FILE, an SVG picture: one row per 'maps'
+                          (time down), pages across, each VMA a box coloured by its protection, marked by its flags
 
         Exit status: 0 the trace ran; 1 usage or I/O error; 2 malformed trace (the message names the line).
         The full format is described in docs/vmatrace-format.md.
@@ -47,6 +51,7 @@ public static class Program
     {
         string? profile = null;
         string? envPath = null;
+        string? svgPath = null;
         string? path = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -60,6 +65,9 @@ public static class Program
                     break;
                 case "--env" when i + 1 < args.Length:
                     envPath = args[++i];
+                    break;
+                case "--svg" when i + 1 < args.Length:
+                    svgPath = args[++i];
                     break;
                 default:
                     if (path != null || (args[i].StartsWith('-') && args[i] != "-"))
@@ -101,7 +109,15 @@ public static class Program
         try
         {
             using TextReader reader = TraceLineReader.OpenBytes(path == "-" ? Console.OpenStandardInput() : File.OpenRead(path));
-            return TraceRunner.Run(reader, output, options, error);
+            List<LayoutSnapshot>? snapshots = svgPath != null ? [] : null;
+            int status = TraceRunner.Run(reader, output, options, error, snapshots);
+            if (svgPath != null && status == TraceRunner.Success)
+            {
+                using var picture = new StreamWriter(svgPath) { NewLine = "\n" };
+                LayoutPicture.Write(snapshots!, path == "-" ? "standard input" : Path.GetFileName(path), picture);
+            }
+
+            return status;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
