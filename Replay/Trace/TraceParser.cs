@@ -14,6 +14,9 @@ public static class TraceParser
     /// <summary>Pages in every trace file (1 GiB).</summary>
     public const ulong FilePages = 262_144;
 
+    /// <summary>The most distinct file NAMEs in one trace (the oracle's limit).</summary>
+    public const int MaxFiles = 64;
+
     /// <summary>The longest file NAME.</summary>
     private const int MaxFileNameLength = 32;
 
@@ -44,11 +47,17 @@ public static class TraceParser
     public static List<TraceOperation> Parse(TextReader reader, ulong windowPages)
     {
         var operations = new List<TraceOperation>();
+        var files = new HashSet<string>(StringComparer.Ordinal);
         var lines = new TraceLineReader(reader);
         string? line;
         while ((line = lines.ReadLine()) != null)
         {
             TraceOperation? op = ParseLine(line, lines.LineNumber, windowPages);
+            if (op?.FileName is string file && files.Add(file) && files.Count > MaxFiles)
+            {
+                throw new TraceFormatException(lines.LineNumber, $"too many distinct files (at most {MaxFiles})");
+            }
+
             if (op != null)
             {
                 operations.Add(op);

@@ -1,6 +1,9 @@
+using System;
 using System.IO;
+using System.Linq;
 using NUnit.Framework;
 using Replay;
+using Replay.Trace;
 using VmaEngine.Vma;
 
 namespace Tests.Replay;
@@ -53,6 +56,18 @@ public class MalformedTraceTests
         }
 
         Assert.That(error.ToString(), Does.Contain("line 3: usage: munmap ADDR LEN"));
+    }
+
+    [Test]
+    public void SixtyFifthDistinctFileIsMalformed()
+    {
+        string trace = string.Concat(Enumerable.Range(0, TraceParser.MaxFiles + 1).Select(i => $"mmap 0 1 r file=f{i % TraceParser.MaxFiles}:0\nmmap 0 1 r file=f{i}:0\n"));
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.That(TraceRunner.Run(new StringReader(trace), output, new AddressSpaceOptions(), error), Is.EqualTo(TraceRunner.Malformed));
+        Assert.That(error.ToString(), Does.Contain($"line {2 * (TraceParser.MaxFiles + 1)}: too many distinct files (at most 64)"));
+        using var fine = new StringWriter();
+        Assert.That(TraceRunner.Run(new StringReader(trace[..trace.LastIndexOf("mmap", StringComparison.Ordinal)]), fine, new AddressSpaceOptions(), error), Is.Zero);
     }
 
     [Test]
