@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
+using Replay.Picture;
+using Replay.Trace;
 using VmaEngine.Vma;
 
 namespace Replay;
@@ -11,39 +14,65 @@ namespace Replay;
 public static class Program
 {
     private const string Usage = """
-        usage: Replay [--profile NAME] TRACE|-
+        usage: Replay [--profile NAME | --env FILE] [--svg FILE] TRACE|-
 
         Replays a vmatrace v1 trace (one mm operation per line: mmap, munmap, mprotect, madvise, mlock,
         munlock, name, touch, mremap, maps; addresses and lengths in pages of a window) on the VMA engine
         and prints the layout at each 'maps' exactly as the kernel oracle does, plus 'error OP errno=NAME'
         for each failed operation. '-' reads the trace from standard input.
 
-        Profiles (the kernel the engine models):
-          v6.15        stock Linux v6.15 with anonymous VMA names and the zero page (default)
-          oracle-host  the oracle's machine: Linux 6.18, no CONFIG_ANON_VMA_NAME, no zero page
+          --profile NAME  the kernel the engine models, by name:
+                            v6.15        stock Linux v6.15 with anonymous VMA names and the zero page (default)
+                            oracle-host  the oracle's machine: Linux 6.18, no CONFIG_ANON_VMA_NAME, no zero page
+          --env FILE      the kernel of the machine whose 'oracle -E' output FILE holds (kernel version, zero
+                          page, anonymous VMA names, max_map_count), as each corpus folder's env.txt
+          --svg FILE      also draws the layout at each 'maps' into FILE, an SVG picture: one row per 'maps'
+                          (time down), pages across, each VMA a box coloured by its protection, marked by its flags
 
         Exit status: 0 the trace ran; 1 usage or I/O error; 2 malformed trace (the message names the line).
         The full format is described in docs/vmatrace-format.md.
+
         """;
 
+    /// <summary>Runs <see cref="Run"/> on the process's standard output and error.</summary>
     public static int Main(string[] args)
     {
-        string profile = AddressSpaceOptions.ProfileV615;
+        using var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false, NewLine = "\n" };
+        int status = Run(args, output, Console.Error);
+        output.Flush();
+        return status;
+    }
+
+    /// <summary>
+    /// Replays the trace <paramref name="args"/> name, printing its output (or the usage text) to
+    /// <paramref name="output"/> and problems to <paramref name="error"/>; returns the exit status.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        string? profile = null;
+        string? envPath = null;
+        string? svgPath = null;
         string? path = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--help" or "-h":
-                    Console.Out.Write(Usage);
+                    output.Write(Usage);
                     return 0;
                 case "--profile" when i + 1 < args.Length:
                     profile = args[++i];
                     break;
+                case "--env" when i + 1 < args.Length:
+                    envPath = args[++i];
+                    break;
+                case "--svg" when i + 1 < args.Length:
+                    svgPath = args[++i];
+                    break;
                 default:
                     if (path != null || (args[i].StartsWith('-') && args[i] != "-"))
                     {
-                        return UsageError($"unexpected argument '{args[i]}'");
+                        return UsageError(error, $"unexpected argument {TraceText.Quote(args[i])}");
                     }
 
                     path = args[i];
@@ -53,43 +82,54 @@ public static class Program
 
         if (path == null)
         {
-            return UsageError("no trace given");
+            return UsageError(error, "no trace given");
+        }
+
+        if (profile != null && envPath != null)
+        {
+            return UsageError(error, "--profile and --env both choose the kernel; give one");
         }
 
         AddressSpaceOptions options;
         try
         {
-            options = AddressSpaceOptions.ForProfile(profile);
+            options = envPath != null ? KernelEnvironment.Load(envPath).ToOptions()
+                : AddressSpaceOptions.ForProfile(profile ?? AddressSpaceOptions.ProfileV615);
         }
         catch (ArgumentException e)
         {
-            return UsageError(e.Message);
+            return UsageError(error, e.Message);
+        }
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"Replay: {e.Message}");
+            return 1;
         }
 
         try
         {
-            using TextReader reader = path == "-" ? Console.In : new StreamReader(path);
-            var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false, NewLine = "\n" };
-            int status = TraceRunner.Run(reader, output, options, Console.Error);
-            output.Flush();
+            using TextReader reader = TraceLineReader.OpenBytes(path == "-" ? Console.OpenStandardInput() : File.OpenRead(path));
+            List<LayoutSnapshot>? snapshots = svgPath != null ? [] : null;
+            int status = TraceRunner.Run(reader, output, options, error, snapshots);
+            if (svgPath != null && status == TraceRunner.Success)
+            {
+                using var picture = new StreamWriter(svgPath) { NewLine = "\n" };
+                LayoutPicture.Write(snapshots!, path == "-" ? "standard input" : Path.GetFileName(path), picture);
+            }
+
             return status;
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"Replay: {e.Message}");
-            return 1;
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            Console.Error.WriteLine($"Replay: {e.Message}");
+            error.WriteLine($"Replay: {e.Message}");
             return 1;
         }
     }
 
-    private static int UsageError(string problem)
+    private static int UsageError(TextWriter error, string problem)
     {
-        Console.Error.WriteLine($"Replay: {problem}");
-        Console.Error.Write(Usage);
+        error.WriteLine($"Replay: {problem}");
+        error.Write(Usage);
         return 1;
     }
 }

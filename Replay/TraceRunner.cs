@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using Replay.Picture;
 using Replay.Trace;
 using VmaEngine.Vma;
 using VmaEngine.Vma.Files;
@@ -36,8 +37,11 @@ public static class TraceRunner
     /// <summary>
     /// Validates the whole trace, then runs it. A malformed trace prints its problem (with the line number) to
     /// <paramref name="error"/>, writes nothing to <paramref name="output"/> and returns <see cref="Malformed"/>.
+    /// Each <c>maps</c> also adds the layout it printed to <paramref name="snapshots"/> when one is given (for
+    /// <see cref="LayoutPicture"/>).
     /// </summary>
-    public static int Run(TextReader trace, TextWriter output, AddressSpaceOptions options, TextWriter error)
+    public static int Run(
+        TextReader trace, TextWriter output, AddressSpaceOptions options, TextWriter error, ICollection<LayoutSnapshot>? snapshots = null)
     {
         List<TraceOperation> operations;
         try
@@ -56,7 +60,9 @@ public static class TraceRunner
         {
             if (op.Kind == TraceOpKind.Maps)
             {
-                MapsPrinter.Print(space, output);
+                List<VmaInfo> vmas = MapsPrinter.InWindow(space);
+                MapsPrinter.Print(vmas, output);
+                snapshots?.Add(new LayoutSnapshot(op.Line, vmas));
                 continue;
             }
 

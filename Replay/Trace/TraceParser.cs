@@ -14,6 +14,9 @@ public static class TraceParser
     /// <summary>Pages in every trace file (1 GiB).</summary>
     public const ulong FilePages = 262_144;
 
+    /// <summary>The most distinct file NAMEs in one trace (the oracle's limit).</summary>
+    public const int MaxFiles = 64;
+
     /// <summary>The longest file NAME.</summary>
     private const int MaxFileNameLength = 32;
 
@@ -66,16 +69,24 @@ public static class TraceParser
     /// <summary>The trace keyword of an operation.</summary>
     public static string Keyword(TraceOpKind kind) => s_keywords[(int)kind];
 
-    /// <summary>Parses a whole trace; throws <see cref="TraceFormatException"/> at the first malformed line.</summary>
+    /// <summary>
+    /// Parses a whole trace, line by line through a <see cref="TraceLineReader"/> (so an over-long line is never held
+    /// whole); throws <see cref="TraceFormatException"/> at the first malformed line.
+    /// </summary>
     public static List<TraceOperation> Parse(TextReader reader, ulong windowPages)
     {
         var operations = new List<TraceOperation>();
-        int lineNumber = 0;
+        var files = new HashSet<string>(StringComparer.Ordinal);
+        var lines = new TraceLineReader(reader);
         string? line;
-        while ((line = reader.ReadLine()) != null)
+        while ((line = lines.ReadLine()) != null)
         {
-            lineNumber++;
-            TraceOperation? op = ParseLine(line, lineNumber, windowPages);
+            TraceOperation? op = ParseLine(line, lines.LineNumber, windowPages);
+            if (op?.FileName is string file && files.Add(file) && files.Count > MaxFiles)
+            {
+                throw new TraceFormatException(lines.LineNumber, $"too many distinct files (at most {MaxFiles})");
+            }
+
             if (op != null)
             {
                 operations.Add(op);
@@ -85,11 +96,14 @@ public static class TraceParser
         return operations;
     }
 
-    /// <summary>Parses one line; null for a blank or comment-only line.</summary>
+    /// <summary>
+    /// Parses one line as <see cref="TraceLineReader"/> returns it (ASCII, no <c>\n</c>); null for a blank or
+    /// comment-only line.
+    /// </summary>
     public static TraceOperation? ParseLine(string line, int lineNumber, ulong windowPages)
     {
         var reader = new LineReader(lineNumber, windowPages);
-        string[] tokens = Tokenize(line, lineNumber);
+        string[] tokens = Tokenize(line);
         if (tokens.Length == 0)
         {
             return null;
@@ -98,7 +112,7 @@ public static class TraceParser
         int kindIndex = Array.IndexOf(s_keywords, tokens[0]);
         if (kindIndex < 0)
         {
-            throw new TraceFormatException(lineNumber, $"unknown operation '{tokens[0]}'");
+            throw reader.Fail("unknown operation", tokens[0]);
         }
 
         var kind = (TraceOpKind)kindIndex;
@@ -202,16 +216,14 @@ public static class TraceParser
         return op with { NewLength = newLength };
     }
 
-    /// <summary>Splits a line at spaces and tabs, dropping a comment that starts with <c>#</c>, even inside a token.</summary>
-    private static string[] Tokenize(string line, int lineNumber)
+    /// <summary>
+    /// Splits a line at blank space (spaces and tabs, and <c>\r</c>, <c>\v</c>, <c>\f</c>), dropping a comment that
+    /// starts with <c>#</c>, even inside a token.
+    /// </summary>
+    private static string[] Tokenize(string line)
     {
         int hash = line.IndexOf('#', StringComparison.Ordinal);
         ReadOnlySpan<char> content = hash >= 0 ? line.AsSpan(0, hash) : line;
-        if (content.Contains('\0'))
-        {
-            throw new TraceFormatException(lineNumber, "NUL byte in trace");
-        }
-
         return content.ToString().Split([' ', '\t', '\r', '\v', '\f'], StringSplitOptions.RemoveEmptyEntries);
     }
 
@@ -317,7 +329,7 @@ public static class TraceParser
         }
 
         public TraceFormatException Fail(string problem, string? token) =>
-            new(lineNumber, token == null ? problem : $"{problem} '{token}'");
+            new(lineNumber, token == null ? problem : $"{problem} {TraceText.Quote(token)}");
 
         private static bool IsValidFileName(string name)
         {

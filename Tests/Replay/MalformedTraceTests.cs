@@ -1,7 +1,9 @@
 using System;
 using System.IO;
+using System.Linq;
 using NUnit.Framework;
 using Replay;
+using Replay.Trace;
 using VmaEngine.Vma;
 
 namespace Tests.Replay;
@@ -41,21 +43,31 @@ public class MalformedTraceTests
     public void ProgramExitsWithTwoAndNamesTheLine()
     {
         string path = Path.GetTempFileName();
-        TextWriter savedError = Console.Error;
-        var error = new StringWriter();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
         try
         {
             File.WriteAllText(path, "# vmatrace v1\nmmap 0 4 rw\nmunmap 0 4 extra\n");
-            Console.SetError(error);
-            Assert.That(Program.Main([path]), Is.EqualTo(2));
+            Assert.That(Program.Run([path], output, error), Is.EqualTo(2));
         }
         finally
         {
-            Console.SetError(savedError);
             File.Delete(path);
         }
 
         Assert.That(error.ToString(), Does.Contain("line 3: usage: munmap ADDR LEN"));
+    }
+
+    [Test]
+    public void SixtyFifthDistinctFileIsMalformed()
+    {
+        string trace = string.Concat(Enumerable.Range(0, TraceParser.MaxFiles + 1).Select(i => $"mmap 0 1 r file=f{i % TraceParser.MaxFiles}:0\nmmap 0 1 r file=f{i}:0\n"));
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.That(TraceRunner.Run(new StringReader(trace), output, new AddressSpaceOptions(), error), Is.EqualTo(TraceRunner.Malformed));
+        Assert.That(error.ToString(), Does.Contain($"line {2 * (TraceParser.MaxFiles + 1)}: too many distinct files (at most 64)"));
+        using var fine = new StringWriter();
+        Assert.That(TraceRunner.Run(new StringReader(trace[..trace.LastIndexOf("mmap", StringComparison.Ordinal)]), fine, new AddressSpaceOptions(), error), Is.Zero);
     }
 
     [Test]
@@ -72,17 +84,9 @@ public class MalformedTraceTests
     [Test]
     public void UnknownProfileIsAUsageError()
     {
-        TextWriter savedError = Console.Error;
-        var error = new StringWriter();
-        try
-        {
-            Console.SetError(error);
-            Assert.That(Program.Main(["--profile", "v2.4", "-"]), Is.EqualTo(1));
-        }
-        finally
-        {
-            Console.SetError(savedError);
-        }
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.That(Program.Run(["--profile", "v2.4", "-"], output, error), Is.EqualTo(1));
 
         Assert.That(error.ToString(), Does.Contain("v2.4"));
     }

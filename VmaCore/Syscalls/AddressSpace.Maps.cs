@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
@@ -42,13 +43,27 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// The <c>/proc/pid/maps</c> line of every VMA, each followed by its smaps <c>VmFlags:</c> line, exactly as the
-    /// kernel formats them (hex addresses, the permission letters, the byte offset of file mappings, device and
-    /// inode, then the padded name: the file, <c>/dev/zero (deleted)</c>, <c>[heap]</c>, <c>[anon:NAME]</c> or
-    /// <c>[anon_shmem:NAME]</c>).
+    /// The <c>/proc/pid/maps</c> line of every VMA, each followed by its smaps <c>VmFlags:</c> line
+    /// (<see cref="MapsFormat.MapsWithVmFlags"/>; <see cref="FormatMaps(MapsFormat)"/> with
+    /// <see cref="MapsFormat.Maps"/> gives the maps lines alone).
     /// </summary>
-    public string FormatMaps()
+    public string FormatMaps() => FormatMaps(MapsFormat.MapsWithVmFlags);
+
+    /// <summary>
+    /// The layout as <c>/proc/pid/maps</c> prints it (<see cref="MapsFormat.Maps"/>), or with each VMA's smaps
+    /// <c>VmFlags:</c> line after its maps line (<see cref="MapsFormat.MapsWithVmFlags"/>), exactly as the kernel
+    /// formats them: hex addresses, the permission letters, the byte offset of file mappings, device and inode, then
+    /// the padded name (the file, <c>/dev/zero (deleted)</c>, <c>[heap]</c>, <c>[anon:NAME]</c> or
+    /// <c>[anon_shmem:NAME]</c>); the VmFlags mnemonics in bit order, each followed by a space.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="format"/> is not a <see cref="MapsFormat"/> value.</exception>
+    public string FormatMaps(MapsFormat format)
     {
+        if (format is not (MapsFormat.Maps or MapsFormat.MapsWithVmFlags))
+        {
+            throw new ArgumentOutOfRangeException(nameof(format), format, "FormatMaps: not a MapsFormat value");
+        }
+
         var text = new StringBuilder();
         ulong startBrk = Options.StartBrk;
         ulong brk;
@@ -61,7 +76,11 @@ public sealed unsafe partial class AddressSpace
             while ((vma = Tree.FindAtOrAfter(address, ulong.MaxValue, out _, out ulong end)) != null)
             {
                 AppendMapsLine(text, vma, startBrk, brk);
-                AppendVmFlagsLine(text, vma->VmFlags);
+                if (format == MapsFormat.MapsWithVmFlags)
+                {
+                    AppendVmFlagsLine(text, vma->VmFlags);
+                }
+
                 address = end;
             }
         }
