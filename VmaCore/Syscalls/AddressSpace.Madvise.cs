@@ -18,8 +18,10 @@ public sealed unsafe partial class AddressSpace
     /// private anonymous memory); ENOMEM when part of the range is unmapped (the mapped parts are changed anyway);
     /// EAGAIN when a split cannot allocate.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Madvise(ulong address, ulong length, Advice advice)
     {
+        ThrowIfDisposed();
         if (!Enum.IsDefined(advice))
         {
             return Errno.EINVAL;

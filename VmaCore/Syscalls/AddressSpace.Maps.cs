@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
@@ -19,8 +20,10 @@ public sealed unsafe partial class AddressSpace
     private static readonly string?[] s_mnemonics = BuildMnemonics();
 
     /// <summary>A copy of every VMA, in address order, taken atomically under mmap_lock for read.</summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public IReadOnlyList<VmaInfo> Snapshot()
     {
+        ThrowIfDisposed();
         var list = new List<VmaInfo>(MapCount);
         MmapLock.ReadLock();
         try
@@ -47,8 +50,10 @@ public sealed unsafe partial class AddressSpace
     /// inode, then the padded name: the file, <c>/dev/zero (deleted)</c>, <c>[heap]</c>, <c>[anon:NAME]</c> or
     /// <c>[anon_shmem:NAME]</c>).
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public string FormatMaps()
     {
+        ThrowIfDisposed();
         var text = new StringBuilder();
         ulong startBrk = Options.StartBrk;
         ulong brk;

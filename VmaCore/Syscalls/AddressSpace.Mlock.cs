@@ -1,3 +1,4 @@
+using System;
 namespace VmaEngine.Vma;
 
 /// <summary>
@@ -13,8 +14,10 @@ public sealed unsafe partial class AddressSpace
     /// faulting in fails (for example on PROT_NONE memory, which stays locked); EINVAL when the range wraps; EAGAIN
     /// when a split or a fault cannot allocate.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Mlock(ulong address, ulong length)
     {
+        ThrowIfDisposed();
         ulong start = address & MmConstants.PageMask;
         ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
         MmapLock.WriteLock();
@@ -46,8 +49,10 @@ public sealed unsafe partial class AddressSpace
     /// munlock: clears VM_LOCKED on [address, address + length). ENOMEM when part of the range is unmapped (after
     /// unlocking what precedes the hole); EINVAL when the range wraps; ENOMEM when a split cannot allocate.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Munlock(ulong address, ulong length)
     {
+        ThrowIfDisposed();
         ulong start = address & MmConstants.PageMask;
         ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
         MmapLock.WriteLock();
