@@ -16,6 +16,7 @@ public class SyscallEdgeValueTests
     private const ulong Page = MmConstants.PageSize;
     private const ulong TaskSize = MmConstants.TaskSize;
     private const ulong LastPage = ulong.MaxValue - Page + 1;
+    private const ulong Base = 0x1000_0000;
     private const MapFlags FixedAnonymous = MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed;
 
     /// <summary>Addresses at and beyond TASK_SIZE.</summary>
@@ -68,6 +69,41 @@ public class SyscallEdgeValueTests
 
         Assert.That(call(space), Is.EqualTo(expected));
         Assert.That(space.FormatMaps(), Is.EqualTo(before), "the layout is unchanged");
+    }
+
+    private static IEnumerable<TestCaseData> UndefinedEnumValues()
+    {
+        const MapFlags Anonymous = MapFlags.Private | MapFlags.Anonymous;
+        const MapFlags SharedValidate = (MapFlags)0x03;
+
+        // mmap ignores unknown prot bits and unknown flag bits, unless MAP_SHARED_VALIDATE asks for the check.
+        yield return Enum("mmap prot 0x43", s => s.Mmap(0, Page, (Prot)0x43, Anonymous, out _), Errno.None);
+        yield return Enum("mmap prot ~EXEC", s => s.Mmap(0, Page, (Prot)unchecked((int)0xFFFF_FFFB), Anonymous, out _), Errno.None);
+        yield return Enum("mmap prot GROWSDOWN", s => s.Mmap(0, Page, Prot.GrowsDown | Prot.Read, Anonymous, out _), Errno.None);
+        yield return Enum("mmap flag 0x40000000", s => s.Mmap(0, Page, Prot.Read, Anonymous | (MapFlags)0x4000_0000, out _), Errno.None);
+        yield return Enum("mmap MAP_SHARED_VALIDATE with flag 0x40000000", s => s.Mmap(0, Page, Prot.Read, MapFlags.Anonymous | SharedValidate | (MapFlags)0x4000_0000, out _), Errno.EINVAL);
+        yield return Enum("mmap without a type", s => s.Mmap(0, Page, Prot.Read, MapFlags.Anonymous, out _), Errno.EINVAL);
+
+        // mprotect, madvise and mremap refuse what they do not know.
+        yield return Enum("mprotect prot 0x40", s => s.Mprotect(Base, Page, (Prot)0x40), Errno.EINVAL);
+        yield return Enum("mprotect PROT_SEM", s => s.Mprotect(Base, Page, (Prot)0x08 | Prot.Read), Errno.None);
+        yield return Enum("mprotect GROWSDOWN|GROWSUP", s => s.Mprotect(Base, Page, Prot.GrowsDown | Prot.GrowsUp | Prot.Read), Errno.EINVAL);
+        yield return Enum("madvise 1000", s => s.Madvise(Base, Page, (Advice)1000), Errno.EINVAL);
+        yield return Enum("madvise -1", s => s.Madvise(Base, Page, (Advice)(-1)), Errno.EINVAL);
+        yield return Enum("mremap flags 0x80", s => s.Mremap(Base, Page, Page, (MremapFlags)0x80, 0, out _), Errno.EINVAL);
+        yield return Enum("mremap flags MAYMOVE|0x80", s => s.Mremap(Base, Page, 2 * Page, MremapFlags.MayMove | (MremapFlags)0x80, 0, out _), Errno.EINVAL);
+    }
+
+    private static TestCaseData Enum(string name, System.Func<AddressSpace, Errno> call, Errno expected) =>
+        new TestCaseData(call, expected).SetArgDisplayNames(name);
+
+    /// <summary>Enum arguments outside their defined values, on a two-page private mapping at <see cref="Base"/>.</summary>
+    [TestCaseSource(nameof(UndefinedEnumValues))]
+    public void UndefinedEnumValuesGiveTheKernelsResult(System.Func<AddressSpace, Errno> call, Errno expected)
+    {
+        using var space = new AddressSpace();
+        Assert.That(space.Mmap(Base, 2 * Page, Prot.Read | Prot.Write, FixedAnonymous, out _), Is.EqualTo(Errno.None));
+        Assert.That(call(space), Is.EqualTo(expected));
     }
 
     /// <summary>Break values the kernel refuses, returning the old break: beyond TASK_SIZE, or wrapping PAGE_ALIGN.</summary>
