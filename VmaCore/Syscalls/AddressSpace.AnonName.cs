@@ -48,14 +48,21 @@ public sealed unsafe partial class AddressSpace
             anonName = AnonVmaName.Create(AnonNameTable.Intern(text));
         }
 
-        MmapLock.WriteLock();
         try
         {
-            return MadviseSetAnonName(address, length, anonName);
+            // Taking mmap_lock throws if the address space was disposed meanwhile: the name is dropped all the same.
+            MmapLock.WriteLock();
+            try
+            {
+                return MadviseSetAnonName(address, length, anonName);
+            }
+            finally
+            {
+                MmapLock.WriteUnlock();
+            }
         }
         finally
         {
-            MmapLock.WriteUnlock();
             AnonVmaName.Put(anonName);
         }
     }

@@ -118,6 +118,7 @@ public sealed unsafe partial class AddressSpace
     private FaultResult FaultUnderMmapLock(ulong address, FaultAccess access, out ulong runEnd)
     {
         runEnd = 0;
+        bool readLocked = true;
         bool writeLocked = false;
         MmapLock.ReadLock();
         try
@@ -136,6 +137,9 @@ public sealed unsafe partial class AddressSpace
                 }
 
                 MmapLock.ReadUnlock();
+                readLocked = false;
+
+                // Throws if the address space was disposed in between, with no lock held.
                 MmapLock.WriteLock();
                 writeLocked = true;
                 vma = Tree.FindAtOrAfter(address, ulong.MaxValue, out _, out _);
@@ -168,7 +172,7 @@ public sealed unsafe partial class AddressSpace
             {
                 MmapLock.WriteUnlock();
             }
-            else
+            else if (readLocked)
             {
                 MmapLock.ReadUnlock();
             }

@@ -142,9 +142,11 @@ public unsafe class AddressSpaceDisposeTests
         for (int round = 0; round < Rounds; round++)
         {
             var space = new AddressSpace();
+            // Four pages mapped of every eight; the last VMA grows down, so faults below it take mmap_lock for write.
             for (ulong i = 0; i < 8; i++)
             {
-                Assert.That(space.Mmap(Base + (i * 8 * Page), 4 * Page, i % 2 == 0 ? Rw : Prot.Read, FixedAnonymous, out _), Is.EqualTo(Errno.None));
+                MapFlags flags = i == 7 ? FixedAnonymous | MapFlags.GrowsDown : FixedAnonymous;
+                Assert.That(space.Mmap(Base + (i * 8 * Page), 4 * Page, i % 2 == 0 ? Rw : Prot.Read, flags, out _), Is.EqualTo(Errno.None));
             }
 
             int callsBeforeDispose = random.Next(1, 300);
