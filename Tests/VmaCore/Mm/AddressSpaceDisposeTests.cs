@@ -130,6 +130,39 @@ public unsafe class AddressSpaceDisposeTests
     }
 
     /// <summary>
+    /// A fault below a growsdown VMA drops mmap_lock to take it for write; when Dispose gets it first, the fault ends
+    /// in <see cref="ObjectDisposedException"/> (not in a release of the read lock it no longer holds).
+    /// </summary>
+    [Test]
+    public void AStackFaultWaitingForMmapLockWhileDisposeRunsEndsCleanly([Range(0, 4)] int attempt)
+    {
+        var space = new AddressSpace();
+        ulong stack = Base + (512 * Page);
+        Assert.That(space.Mmap(stack, 4 * Page, Rw, FixedAnonymous | MapFlags.GrowsDown, out _), Is.EqualTo(Errno.None));
+
+        // Holding mmap_lock for read, make the fault and then Dispose queue for it for write.
+        space.MmapLock.ReadLock();
+        var fault = Task.Run(() => space.Fault(stack - Page, FaultAccess.Write));
+        Thread.Sleep(20);
+        var dispose = Task.Run(space.Dispose);
+        SpinWait.SpinUntil(() => space.IsDisposed, HangGuardMilliseconds);
+        Thread.Sleep(20);
+        space.MmapLock.ReadUnlock();
+
+        bool finished = SpinWait.SpinUntil(() => fault.IsCompleted && dispose.IsCompleted, HangGuardMilliseconds);
+        Assert.That(finished, Is.True, $"hang in attempt {attempt}");
+        Assert.That(dispose.IsCompletedSuccessfully, Is.True);
+        if (fault.IsFaulted)
+        {
+            Assert.That(fault.Exception!.InnerException, Is.TypeOf<ObjectDisposedException>());
+        }
+        else
+        {
+            Assert.That(fault.Result, Is.EqualTo(FaultResult.Ok), "the stack grew before the disposal");
+        }
+    }
+
+    /// <summary>
     /// Threads fault, touch, look up and map in a loop while another thread disposes: each call ends in a valid result
     /// or an <see cref="ObjectDisposedException"/>, nothing else, and nothing hangs. Bounded and seeded.
     /// </summary>
