@@ -38,6 +38,18 @@ public class ReadmeExampleTests
             // Back to read-write: the three VMAs merge again.
             space.Mprotect(heap + 4 * 4096, 4 * 4096, Prot.Read | Prot.Write);
             Console.Write(space.FormatMaps());    // /proc/pid/maps lines with their smaps VmFlags
+
+            // Hosts that avoid unsafe code: a copy of the VMA at an address, or the VMA held read-locked while in use.
+            if (space.TryGetVma(heap, out VmaInfo info))
+            {
+                Console.WriteLine(info);    // 0x7effffff0000-0x7f0000000000 rw-p pgoff 0x7effffff0 Anonymous
+            }
+
+            using (VmaReadLock vma = space.ReadLockVma(heap + 5 * 4096))
+            {
+                // No munmap, mprotect or mremap can change the VMA until the guard is disposed.
+                Console.WriteLine(vma.HasValue && (vma.Flags & VmFlags.Write) != 0);    // True
+            }
             // README example: end
 
             Assert.That(error, Is.EqualTo(Errno.None));
@@ -54,6 +66,8 @@ public class ReadmeExampleTests
         Assert.That(printed[1], Is.EqualTo("SegvAccErr"));
         Assert.That(printed[2], Does.Contain(" rw-p 00000000 00:00 0"));
         Assert.That(printed[3], Does.StartWith("VmFlags: rd wr mr mw me ac"));
+        Assert.That(printed[4], Does.Match("^0x7[0-9a-f]+-0x7[0-9a-f]+ rw-p pgoff 0x7[0-9a-f]+ Anonymous$"));
+        Assert.That(printed[5], Is.EqualTo("True"));
     }
 
     [Test]

@@ -89,7 +89,7 @@ internal static unsafe class PerGuestMeasurement
         Console.WriteLine("GC heap of what an empty space holds (10,000 of each, GC.GetTotalMemory deltas):");
         PrintObjectSize("AddressSpace (the object itself, with its options and FaultInjection)", () => new AddressSpace(), s => s.Dispose(), true);
         PrintObjectSize("  VmaTree (no mmap_lock)", () => new VmaTree(), t => t.Dispose(), false);
-        PrintObjectSize("  MmapLock (with its ReaderWriterLockSlim)", () => new MmapLock(null), l => l.Dispose(), false);
+        PrintObjectSize("  MmapLock (with its ReaderWriterLockSlim)", () => new MmapLock(null), _ => { }, false);
         PrintObjectSize("  ReaderWriterLockSlim", () => new ReaderWriterLockSlim(LockRecursionPolicy.NoRecursion), l => l.Dispose(), false);
         PrintObjectSize("  System.Threading.Lock", () => new Lock(), _ => { }, false);
         PrintObjectSize("  FaultInjection", () => new FaultInjection(), _ => { }, false);

@@ -23,5 +23,5 @@ public unsafe struct AnonVmaChain
     public AnonVma* AnonVma;
 
     /// <summary>The chain whose <see cref="SameVma"/> node is <paramref name="node"/> (<c>list_entry</c>).</summary>
-    public static AnonVmaChain* FromSameVma(ListHead* node) => (AnonVmaChain*)node;
+    internal static AnonVmaChain* FromSameVma(ListHead* node) => (AnonVmaChain*)node;
 }

@@ -17,7 +17,7 @@ public unsafe struct AnonVmaName
     public int NameId;
 
     /// <summary><c>anon_vma_name_alloc</c>: a new name with one reference, owned by the caller.</summary>
-    public static AnonVmaName* Create(int nameId)
+    internal static AnonVmaName* Create(int nameId)
     {
         var name = (AnonVmaName*)NativeMemory.AllocZeroed((nuint)sizeof(AnonVmaName));
         name->NameId = nameId;
@@ -26,7 +26,7 @@ public unsafe struct AnonVmaName
     }
 
     /// <summary><c>anon_vma_name_get</c>: takes a reference (null has none).</summary>
-    public static AnonVmaName* Get(AnonVmaName* name)
+    internal static AnonVmaName* Get(AnonVmaName* name)
     {
         if (name != null)
         {
@@ -37,7 +37,7 @@ public unsafe struct AnonVmaName
     }
 
     /// <summary><c>anon_vma_name_put</c>: drops a reference, freeing the name with the last.</summary>
-    public static void Put(AnonVmaName* name)
+    internal static void Put(AnonVmaName* name)
     {
         if (name == null)
         {
@@ -53,5 +53,5 @@ public unsafe struct AnonVmaName
     }
 
     /// <summary><c>anon_vma_name_eq</c>: the same name object, or two names with the same text.</summary>
-    public static bool Equal(AnonVmaName* a, AnonVmaName* b) => a == b || (a != null && b != null && a->NameId == b->NameId);
+    internal static bool Equal(AnonVmaName* a, AnonVmaName* b) => a == b || (a != null && b != null && a->NameId == b->NameId);
 }

@@ -16,16 +16,16 @@ public unsafe struct ListHead
     public ListHead* Prev;
 
     /// <summary><c>INIT_LIST_HEAD</c>: makes <paramref name="head"/> an empty list.</summary>
-    public static void Init(ListHead* head) => head->Next = head->Prev = head;
+    internal static void Init(ListHead* head) => head->Next = head->Prev = head;
 
     /// <summary><c>list_empty</c>.</summary>
-    public static bool IsEmpty(ListHead* head) => head->Next == head;
+    internal static bool IsEmpty(ListHead* head) => head->Next == head;
 
     /// <summary><c>list_is_singular</c>: the list has exactly one member.</summary>
-    public static bool IsSingular(ListHead* head) => head->Next != head && head->Next == head->Prev;
+    internal static bool IsSingular(ListHead* head) => head->Next != head && head->Next == head->Prev;
 
     /// <summary><c>list_add</c>: inserts <paramref name="node"/> right after <paramref name="head"/> (at the front).</summary>
-    public static void Add(ListHead* node, ListHead* head)
+    internal static void Add(ListHead* node, ListHead* head)
     {
         ListHead* first = head->Next;
         node->Next = first;
@@ -35,7 +35,7 @@ public unsafe struct ListHead
     }
 
     /// <summary><c>list_del</c>: unlinks <paramref name="node"/> from its list and leaves it pointing at itself.</summary>
-    public static void Delete(ListHead* node)
+    internal static void Delete(ListHead* node)
     {
         Debug.Assert(node->Next->Prev == node && node->Prev->Next == node, "list_del of a corrupted list");
         node->Prev->Next = node->Next;

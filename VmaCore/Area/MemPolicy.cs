@@ -22,7 +22,7 @@ public unsafe struct MemPolicy
     public int RefCount;
 
     /// <summary>A new policy with one reference, owned by the caller.</summary>
-    public static MemPolicy* Create(int mode, ulong nodes)
+    internal static MemPolicy* Create(int mode, ulong nodes)
     {
         var policy = (MemPolicy*)NativeMemory.AllocZeroed((nuint)sizeof(MemPolicy));
         policy->Mode = mode;
@@ -32,7 +32,7 @@ public unsafe struct MemPolicy
     }
 
     /// <summary><c>mpol_get</c>: takes a reference (null is the default policy and has none).</summary>
-    public static MemPolicy* Get(MemPolicy* policy)
+    internal static MemPolicy* Get(MemPolicy* policy)
     {
         if (policy != null)
         {
@@ -43,7 +43,7 @@ public unsafe struct MemPolicy
     }
 
     /// <summary><c>mpol_put</c>: drops a reference, freeing the policy with the last.</summary>
-    public static void Put(MemPolicy* policy)
+    internal static void Put(MemPolicy* policy)
     {
         if (policy == null)
         {
@@ -59,7 +59,7 @@ public unsafe struct MemPolicy
     }
 
     /// <summary><c>mpol_equal</c>: the same policy, or two with equal contents.</summary>
-    public static bool Equal(MemPolicy* a, MemPolicy* b)
+    internal static bool Equal(MemPolicy* a, MemPolicy* b)
     {
         if (a == b)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace VmaEngine.Vma;
@@ -15,6 +16,7 @@ namespace VmaEngine.Vma;
 /// Every reference is a pointer to an unmanaged struct; nothing managed is stored here.
 /// </remarks>
 [StructLayout(LayoutKind.Explicit, Size = 192)]
+[DebuggerDisplay("VMA {VmStart,h}-{VmEnd,h} {VmFlags}")]
 public unsafe struct VmArea
 {
     /// <summary>The size of the struct in bytes, as in the kernel.</summary>

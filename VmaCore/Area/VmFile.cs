@@ -61,14 +61,14 @@ public unsafe struct VmFile
     }
 
     /// <summary><c>get_file</c>: takes a reference.</summary>
-    public static void Get(VmFile* file)
+    internal static void Get(VmFile* file)
     {
         int now = Interlocked.Increment(ref file->RefCount);
         Debug.Assert(now > 1, "get_file on a file with no reference");
     }
 
     /// <summary><c>fput</c>: drops a reference; the last one frees the file and forgets its name.</summary>
-    public static void Put(VmFile* file)
+    internal static void Put(VmFile* file)
     {
         int now = Interlocked.Decrement(ref file->RefCount);
         Debug.Assert(now >= 0, "fput underflow");

@@ -17,10 +17,10 @@ public unsafe struct VmOperations
     /// The operations every file and shmem mapping gets from its <c>mmap</c> (the kernel's
     /// <c>generic_file_vm_ops</c> and <c>shmem_vm_ops</c> have no close hook). Lives for the process.
     /// </summary>
-    public static VmOperations* File => s_file;
+    internal static VmOperations* File => s_file;
 
     /// <summary>Operations living for the process, for drivers and tests.</summary>
-    public static VmOperations* Allocate(bool hasClose)
+    internal static VmOperations* Allocate(bool hasClose)
     {
         var ops = (VmOperations*)NativeMemory.AllocZeroed((nuint)sizeof(VmOperations));
         ops->HasClose = hasClose;

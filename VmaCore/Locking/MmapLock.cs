@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Threading;
 
 namespace VmaEngine.Vma.Locking;
@@ -9,10 +10,20 @@ namespace VmaEngine.Vma.Locking;
 /// <see cref="MmStruct.MmLockSeq"/> becomes odd); releasing it ends the section (the sequence advances to even),
 /// which releases every per-VMA write lock taken in it (<c>vma_end_write_all</c>).
 /// </summary>
-internal sealed unsafe class MmapLock : IDisposable
+/// <remarks>
+/// Closing: the address space's <c>Dispose</c> takes the lock for write and calls <see cref="Close"/>. Whoever takes
+/// the lock afterwards (threads that were waiting for it included) releases it at once and gets an
+/// <see cref="ObjectDisposedException"/> naming <see cref="AddressSpace"/>, without touching the mm. The
+/// <see cref="ReaderWriterLockSlim"/> itself is never disposed, since threads may still be waiting on it; its wait
+/// handles are finalizable.
+/// </remarks>
+internal sealed unsafe class MmapLock
 {
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly MmStruct* _mm;
+
+    /// <summary>Set by <see cref="Close"/> with the lock held for write; read by whoever holds the lock.</summary>
+    private bool _closed;
 
     public MmapLock(MmStruct* mm) => _mm = mm;
 
@@ -32,15 +43,31 @@ internal sealed unsafe class MmapLock : IDisposable
     public bool IsHeld => _lock.IsWriteLockHeld || _lock.IsReadLockHeld;
 
     /// <summary><c>mmap_read_lock</c>.</summary>
-    public void ReadLock() => _lock.EnterReadLock();
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
+    public void ReadLock()
+    {
+        _lock.EnterReadLock();
+        if (_closed)
+        {
+            _lock.ExitReadLock();
+            ThrowClosed();
+        }
+    }
 
     /// <summary><c>mmap_read_unlock</c>.</summary>
     public void ReadUnlock() => _lock.ExitReadLock();
 
     /// <summary><c>mmap_write_lock</c>: takes the lock and starts a write section.</summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public void WriteLock()
     {
         _lock.EnterWriteLock();
+        if (_closed)
+        {
+            _lock.ExitWriteLock();
+            ThrowClosed();
+        }
+
         uint seq = _mm->MmLockSeq;
         Debug.Assert((seq & 1) == 0, "mm_lock_seq odd outside a write section");
         Volatile.Write(ref _mm->MmLockSeq, seq + 1);
@@ -55,5 +82,16 @@ internal sealed unsafe class MmapLock : IDisposable
         _lock.ExitWriteLock();
     }
 
-    public void Dispose() => _lock.Dispose();
+    /// <summary>
+    /// Marks the lock closed: every later <see cref="ReadLock"/> and <see cref="WriteLock"/> throws. Called with the
+    /// lock held for write, by the address space's <c>Dispose</c>.
+    /// </summary>
+    public void Close()
+    {
+        Debug.Assert(_lock.IsWriteLockHeld, "closing mmap_lock without holding it for write");
+        _closed = true;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowClosed() => throw new ObjectDisposedException(typeof(AddressSpace).FullName);
 }

@@ -1,5 +1,8 @@
+using System;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Threading;
+using VmaEngine.Slab;
 
 namespace VmaEngine.Vma.Locking;
 
@@ -98,17 +101,70 @@ internal static unsafe class VmaLock
     /// <c>vma_end_read</c>: drops a reader's reference and, when a writer is waiting and this was the last reader,
     /// wakes it.
     /// </summary>
+    /// <remarks>
+    /// Checked: a release finds the count above the attach count (plus the writer's claim), since a reader holds a
+    /// reference on an attached VMA and <see cref="MarkDetached"/> drops the attach count only once no reader
+    /// remains. A release that would bring it to the attach count or below (a second release, a release of a VMA
+    /// never read-locked, or of a detached or freed one) is refused before the count changes, hence the
+    /// compare-exchange rather than a blind decrement. When a writer is waiting the release runs inside an RCU
+    /// read-side section, so that the mm it wakes through stays allocated (an address space being disposed frees
+    /// its mm only after a grace period that follows its last writer wait).
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The VMA holds no reader reference.</exception>
     public static void EndRead(VmArea* vma)
     {
         // Read the mm first: once the count drops, a writer may detach, free and reuse the VMA.
         MmStruct* mm = vma->VmMm;
-        int now = Interlocked.Decrement(ref vma->VmRefcnt);
-        Debug.Assert(now >= 0, "vm_refcnt underflow");
-        if ((now & LockOffset) != 0 && now <= LockOffset + 1)
+        bool inRcu = false;
+        int old = Volatile.Read(ref vma->VmRefcnt);
+        while (true)
         {
-            WriterWait.Wake(mm);
+            if (ReaderCount(old) <= 0)
+            {
+                if (inRcu)
+                {
+                    Rcu.ReadUnlock();
+                }
+
+                ThrowNotReadLocked(vma, old);
+            }
+
+            if ((old & LockOffset) != 0 && !inRcu)
+            {
+                Rcu.ReadLock();
+                inRcu = true;
+            }
+
+            int seen = Interlocked.CompareExchange(ref vma->VmRefcnt, old - 1, old);
+            if (seen == old)
+            {
+                break;
+            }
+
+            old = seen;
+        }
+
+        if (inRcu)
+        {
+            if (old - 1 == LockOffset + 1)
+            {
+                WriterWait.Wake(mm);
+            }
+
+            Rcu.ReadUnlock();
         }
     }
+
+    /// <summary>
+    /// The number of readers a count holds: what remains above the attach count of 1 once a writer's claim is
+    /// removed (0 or less for a detached VMA or one no reader holds).
+    /// </summary>
+    private static int ReaderCount(int refcnt) => (refcnt & ~LockOffset) - 1;
+
+    [DoesNotReturn]
+    private static void ThrowNotReadLocked(VmArea* vma, int refcnt) => throw new InvalidOperationException(
+        $"vma_end_read of the VMA at 0x{(nuint)vma:x}, which no reader holds (vm_refcnt {refcnt}): an unbalanced or "
+        + "repeated VmaEndRead, or a VMA that was never read-locked.");
 
     /// <summary>
     /// <c>vma_start_write</c>: with mmap_lock held for write, waits until no reader holds the VMA and marks it
@@ -152,21 +208,31 @@ internal static unsafe class VmaLock
 
     /// <summary>
     /// <c>vma_mark_detached</c>: drops the attach count of a write-locked VMA; if readers raised the count meanwhile
-    /// (they will back out when they see the lock), waits for them so the count ends at 0.
+    /// (they will back out when they see the lock), first waits for them, as <see cref="StartWrite"/> does.
     /// </summary>
+    /// <remarks>
+    /// Unlike the kernel, which drops the attach count before waiting, the attach count stays while readers back
+    /// out and goes with the writer's claim in one step: a reader's reference is then always counted above the
+    /// attach count, which is what lets <see cref="EndRead"/> refuse a release no reader owns. Readers arriving
+    /// meanwhile see the claim and fall back to mmap_lock (busy) instead of retrying the tree walk (detached); both
+    /// end in the same place.
+    /// </remarks>
     public static void MarkDetached(VmArea* vma)
     {
         Debug.Assert(IsWriteLocked(vma), "vma_mark_detached on a VMA that is not write-locked");
         Debug.Assert(Volatile.Read(ref vma->VmRefcnt) != 0, "vma_mark_detached on a detached VMA (double detach)");
-        if (Interlocked.Decrement(ref vma->VmRefcnt) != 0)
+        if (Interlocked.CompareExchange(ref vma->VmRefcnt, 0, 1) == 1)
         {
-            int claimed = Interlocked.Add(ref vma->VmRefcnt, LockOffset);
-            if (claimed != LockOffset)
-            {
-                WriterWait.Until(vma->VmMm, vma, LockOffset);
-            }
-
-            Interlocked.Add(ref vma->VmRefcnt, -LockOffset);
+            return;
         }
+
+        int claimed = Interlocked.Add(ref vma->VmRefcnt, LockOffset);
+        if (claimed != LockOffset + 1)
+        {
+            WriterWait.Until(vma->VmMm, vma, LockOffset + 1);
+        }
+
+        int after = Interlocked.CompareExchange(ref vma->VmRefcnt, 0, LockOffset + 1);
+        Debug.Assert(after == LockOffset + 1, "vma_mark_detached: the count changed while readers were locked out");
     }
 }

@@ -24,7 +24,7 @@ public sealed unsafe partial class AddressSpace
     {
         Debug.Assert(MmapLock.IsWriteLockHeld, "do_brk_flags without mmap_lock held for write");
         flags |= DataDefaultFlags | VmFlags.Account | _mm->DefFlags;
-        if (MapCount > Options.MaxMapCount)
+        if (Mm->MapCount > Options.MaxMapCount)
         {
             return Errno.ENOMEM;
         }

@@ -88,7 +88,7 @@ public sealed unsafe partial class AddressSpace
         if (vms.Start > first->VmStart)
         {
             // Unmapping a hole in the middle of a VMA adds one; let the count exceed the limit only temporarily.
-            if (vms.End < first->VmEnd && MapCount >= Options.MaxMapCount)
+            if (vms.End < first->VmEnd && Mm->MapCount >= Options.MaxMapCount)
             {
                 return Errno.ENOMEM;
             }

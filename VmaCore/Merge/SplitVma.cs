@@ -14,7 +14,7 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     internal Errno SplitVma(ref VmaIterator vmi, VmArea* vma, ulong addr, bool newBelow)
     {
-        if (MapCount >= Options.MaxMapCount)
+        if (Mm->MapCount >= Options.MaxMapCount)
         {
             return Errno.ENOMEM;
         }

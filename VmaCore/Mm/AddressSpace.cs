@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
 using VmaEngine.Slab;
@@ -12,15 +13,30 @@ namespace VmaEngine.Vma;
 /// per-VMA locks. The host-facing type: system calls, faults and <c>/proc/pid/maps</c> are its members.
 /// </summary>
 /// <remarks>
-/// Lock order: mmap_lock, then a VMA's write lock (taken only with mmap_lock held for write), then the writer
-/// wait monitor. Lock-free readers hold an RCU read-side section and at most per-VMA read locks.
+/// <para>Lock order: mmap_lock, then a VMA's write lock (taken only with mmap_lock held for write), then the writer
+/// wait monitor. Lock-free readers hold an RCU read-side section and at most per-VMA read locks.</para>
+/// <para>Disposal: once <see cref="Dispose"/> has begun, every member but <see cref="Options"/>,
+/// <see cref="ToString"/> and <see cref="Dispose"/> throws an <see cref="ObjectDisposedException"/> naming
+/// <see cref="AddressSpace"/>. Calls already running finish first: <see cref="Dispose"/> takes mmap_lock for write,
+/// so it waits for every system call and every fault that fell back to mmap_lock, then write-locks each VMA, so it
+/// waits for every VMA read lock (<see cref="LockVmaUnderRcu"/>, <see cref="ReadLockVma"/>, the fault path) to be
+/// released. A thread that disposes while it holds a VMA read lock of this address space therefore never returns.
+/// Lock-free readers that looked before the disposal may still be inside the tree or a VMA: the VMAs are
+/// type-safe slab objects, the tree frees its nodes after a grace period, and the mm is freed after a grace period
+/// too, so nothing they read is freed under them.</para>
 /// </remarks>
+[DebuggerDisplay("{ToString(),nq}")]
 public sealed unsafe partial class AddressSpace : IDisposable
 {
     private static long s_nextId;
 
     private readonly MmStruct* _mm;
-    private bool _disposed;
+
+    /// <summary>A number unique among the address spaces of the process, for diagnostics (the mm's Id).</summary>
+    private readonly long _id;
+
+    /// <summary>1 once <see cref="Dispose"/> has begun (set once, with a full fence, before anything is torn down).</summary>
+    private int _disposed;
 
     /// <summary>An empty address space with default options.</summary>
     public AddressSpace()
@@ -29,24 +45,44 @@ public sealed unsafe partial class AddressSpace : IDisposable
     }
 
     /// <summary>An empty address space.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is outside its allowed range (see each option).</exception>
     public AddressSpace(AddressSpaceOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         Options = options;
+        _id = Interlocked.Increment(ref s_nextId);
         _mm = (MmStruct*)NativeMemory.AllocZeroed((nuint)sizeof(MmStruct));
-        _mm->Id = Interlocked.Increment(ref s_nextId);
+        _mm->Id = _id;
         WriterWait.Init(_mm);
         MmapLock = new MmapLock(_mm);
         Tree = new VmaTree(MmapLock);
     }
 
-    /// <summary>The options this address space was created with.</summary>
+    /// <summary>
+    /// The options this address space was created with: an immutable configuration object, still readable after
+    /// <see cref="Dispose"/> (reading it touches nothing the disposal frees).
+    /// </summary>
     public AddressSpaceOptions Options { get; }
 
     /// <summary>The number of VMAs (<c>map_count</c>).</summary>
-    public int MapCount => Volatile.Read(ref _mm->MapCount);
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
+    public int MapCount
+    {
+        get
+        {
+            // Inside a read-side section the mm, freed a grace period after the disposal began, stays readable.
+            using (Rcu.Read())
+            {
+                ThrowIfDisposed();
+                return Volatile.Read(ref _mm->MapCount);
+            }
+        }
+    }
 
-    /// <summary>Injects allocation failures, for tests.</summary>
-    public FaultInjection Faults { get; } = new();
+    /// <summary>Injects allocation failures, for tests (reached through InternalsVisibleTo).</summary>
+    internal FaultInjection Faults { get; } = new();
 
     /// <summary>The unmanaged mm the VMAs point to.</summary>
     internal MmStruct* Mm => _mm;
@@ -57,6 +93,9 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// <summary>The mm's <c>mmap_lock</c>.</summary>
     internal MmapLock MmapLock { get; }
 
+    /// <summary>Whether <see cref="Dispose"/> has begun.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>
     /// Test seam: runs inside <see cref="LockVmaUnderRcu"/> between the tree walk and the read lock, with the VMA
     /// found, so tests can force the interleavings a racing writer produces. Null outside tests.
@@ -66,13 +105,26 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// <summary>
     /// <c>lock_vma_under_rcu</c>: the VMA covering <paramref name="address"/>, read-locked, or null when the caller
     /// must take mmap_lock instead (nothing mapped there, a writer holds the VMA, or the VMA changed under us).
-    /// Release it with <see cref="VmaEndRead"/>.
+    /// Release it with <see cref="VmaEndRead"/>, exactly once.
     /// </summary>
+    /// <remarks>
+    /// Advanced: the raw path of the fault handler, for hosts that read <see cref="VmArea"/> fields directly. The
+    /// pointer is valid only until the release; the VMA cannot change meanwhile (writers wait for it), and
+    /// <see cref="Dispose"/> waits for it too. Hosts that avoid <c>unsafe</c> use <see cref="ReadLockVma"/> or
+    /// <see cref="TryGetVma"/>.
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public VmArea* LockVmaUnderRcu(ulong address)
     {
         while (true)
         {
             Rcu.ReadLock();
+            if (IsDisposed)
+            {
+                Rcu.ReadUnlock();
+                ThrowIfDisposed();
+            }
+
             VmArea* vma = Tree.Load(address);
             if (vma == null)
             {
@@ -109,7 +161,22 @@ public sealed unsafe partial class AddressSpace : IDisposable
     }
 
     /// <summary><c>vma_end_read</c>: releases a VMA read-locked by <see cref="LockVmaUnderRcu"/>.</summary>
-    public static void VmaEndRead(VmArea* vma) => VmaLock.EndRead(vma);
+    /// <remarks>
+    /// A release that no read lock matches (a second release, a VMA never read-locked, or one already freed) is
+    /// refused before the lock's count changes, as long as no other reader holds the same VMA; with other readers
+    /// it cannot be told apart from theirs, so each lock must be released exactly once.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="vma"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">No reader holds <paramref name="vma"/>.</exception>
+    public static void VmaEndRead(VmArea* vma)
+    {
+        if (vma == null)
+        {
+            throw new ArgumentNullException(nameof(vma));
+        }
+
+        VmaLock.EndRead(vma);
+    }
 
     /// <summary>
     /// Gives the VMA tree's spare nodes back to the slab, as a kernel shrinker would under memory pressure: the nodes
@@ -120,24 +187,35 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public void Shrink()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         MmapLock.WriteLock();
         Tree.ReleasePreallocated();
         MmapLock.WriteUnlock();
     }
 
+    /// <summary>The address space's number and VMA count, or that it is disposed; never throws.</summary>
+    public override string ToString()
+    {
+        using (Rcu.Read())
+        {
+            return IsDisposed
+                ? $"AddressSpace #{_id} (disposed)"
+                : $"AddressSpace #{_id}: {Volatile.Read(ref _mm->MapCount)} VMAs, brk 0x{Options.StartBrk + _brkOffset:x}";
+        }
+    }
+
     /// <summary>
     /// Tears the address space down (<c>exit_mmap</c>): every VMA is write-locked, marked detached and freed with the
-    /// references it holds (anon_vma links, file, policy, name).
+    /// references it holds (anon_vma links, file, policy, name). Waits for the calls running in the address space
+    /// (see the type's remarks); a second call does nothing.
     /// </summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        _disposed = true;
         MmapLock.WriteLock();
         ulong address = 0;
         while (true)
@@ -155,10 +233,29 @@ public sealed unsafe partial class AddressSpace : IDisposable
         }
 
         _mm->MapCount = 0;
-        MmapLock.WriteUnlock();
+        MmapLock.Close();
         Tree.Dispose();
-        MmapLock.Dispose();
-        WriterWait.Destroy(_mm);
-        NativeMemory.Free(_mm);
+        MmapLock.WriteUnlock();
+
+        // Lock-free readers that looked before the disposal, and a reader releasing its VMA to a waiting writer,
+        // may still read the mm: free it after a grace period.
+        Rcu.Call(MmRelease.Instance, (nint)_mm);
+    }
+
+    /// <summary>Throws the <see cref="ObjectDisposedException"/> of a disposed address space.</summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    /// <summary>The RCU callback that frees a disposed address space's mm and its writer wait object.</summary>
+    private sealed class MmRelease : IRcuCallback
+    {
+        public static readonly MmRelease Instance = new();
+
+        public void Invoke(nint argument)
+        {
+            MmStruct* mm = (MmStruct*)argument;
+            WriterWait.Destroy(mm);
+            NativeMemory.Free(mm);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 
 namespace VmaEngine.Vma;
 
@@ -19,19 +20,34 @@ public sealed class AddressSpaceOptions
     /// </summary>
     public const string ProfileOracleHost = "oracle-host";
 
-    /// <summary><c>sysctl_max_map_count</c>: the most VMAs the address space may hold.</summary>
+    /// <summary>
+    /// <c>sysctl_max_map_count</c>: the most VMAs the address space may hold. Allowed: 1 to
+    /// <see cref="MaxMapCountLimit"/>.
+    /// </summary>
     public int MaxMapCount { get; init; } = MmConstants.DefaultMaxMapCount;
 
-    /// <summary>The top of the area searched top-down for unmapped ranges (<c>mmap_base</c>).</summary>
+    /// <summary>
+    /// The top of the area searched top-down for unmapped ranges (<c>mmap_base</c>). Allowed: page aligned, above
+    /// <see cref="MmapMinAddr"/> and at most <see cref="TaskSize"/>.
+    /// </summary>
     public ulong MmapBase { get; init; } = 0x7F00_0000_0000;
 
-    /// <summary>The end of user address space (<c>TASK_SIZE</c>).</summary>
+    /// <summary>
+    /// The end of user address space (<c>TASK_SIZE</c>). Allowed: page aligned, above <see cref="MmapMinAddr"/> and at
+    /// most <see cref="TaskSizeLimit"/> (the x86-64 5-level paging <c>TASK_SIZE_MAX</c>).
+    /// </summary>
     public ulong TaskSize { get; init; } = MmConstants.TaskSize;
 
-    /// <summary><c>mmap_min_addr</c>: the lowest address a mapping may use.</summary>
+    /// <summary>
+    /// <c>mmap_min_addr</c>: the lowest address a mapping may use. Allowed: page aligned (the kernel rounds the sysctl
+    /// up to a page) and below <see cref="TaskSize"/>; 0 is allowed.
+    /// </summary>
     public ulong MmapMinAddr { get; init; } = MmConstants.DefaultMmapMinAddr;
 
-    /// <summary><c>stack_guard_gap</c> in bytes.</summary>
+    /// <summary>
+    /// <c>stack_guard_gap</c> in bytes (the kernel takes it in pages). Allowed: page aligned and at most
+    /// <see cref="TaskSize"/>.
+    /// </summary>
     public ulong StackGuardGap { get; init; } = MmConstants.DefaultStackGuardGap;
 
     /// <summary>
@@ -50,13 +66,14 @@ public sealed class AddressSpaceOptions
 
     /// <summary>
     /// <c>RLIMIT_STACK</c> in bytes: a <see cref="VmFlags.GrowsDown"/> VMA never grows beyond this size
-    /// (<c>acct_stack_growth</c>). The default is the usual 8 MiB.
+    /// (<c>acct_stack_growth</c>). The default is the usual 8 MiB. Every value is allowed, as for the rlimit:
+    /// <see cref="ulong.MaxValue"/> is <c>RLIM_INFINITY</c>, and a limit below a page lets no stack grow.
     /// </summary>
     public ulong StackLimit { get; init; } = 8UL << 20;
 
     /// <summary>
-    /// <c>mm->start_brk</c>: where the heap of <see cref="AddressSpace.Brk"/> starts (page aligned). The break starts
-    /// there too.
+    /// <c>mm->start_brk</c>: where the heap of <see cref="AddressSpace.Brk"/> starts. The break starts there too.
+    /// Allowed: page aligned, at least <see cref="MmapMinAddr"/> and below <see cref="TaskSize"/>.
     /// </summary>
     public ulong StartBrk { get; init; } = 0x5555_5600_0000;
 
@@ -83,6 +100,15 @@ public sealed class AddressSpaceOptions
     /// crosses the end of its VMA is EFAULT, found only after the destination was unmapped.
     /// </summary>
     public bool MremapMultipleVmas { get; init; }
+
+    /// <summary>The largest <see cref="TaskSize"/>: x86-64's <c>TASK_SIZE_MAX</c> with 5-level paging, 2^56 less a page.</summary>
+    public const ulong TaskSizeLimit = (1UL << 56) - MmConstants.PageSize;
+
+    /// <summary>
+    /// The largest <see cref="MaxMapCount"/>: 2^30, far above any real <c>vm.max_map_count</c>, and low enough that
+    /// the map-count arithmetic of the system calls cannot overflow.
+    /// </summary>
+    public const int MaxMapCountLimit = 1 << 30;
 
     /// <summary>
     /// Whether the task has CAP_SYS_ADMIN, which MADV_HWPOISON and MADV_SOFT_OFFLINE need (EPERM without it).
@@ -126,4 +152,59 @@ public sealed class AddressSpaceOptions
         _ => throw new ArgumentException(
             $"unknown kernel profile '{name}'; known profiles: {ProfileV615}, {ProfileOracleHost}", nameof(name)),
     };
+
+    /// <summary>
+    /// Checks every option against its allowed range (see each option), as <see cref="AddressSpace"/>'s constructor
+    /// does.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is outside its allowed range; the parameter name is the
+    /// option's.</exception>
+    internal void Validate()
+    {
+        CheckPageAligned(TaskSize, nameof(TaskSize));
+        CheckPageAligned(MmapMinAddr, nameof(MmapMinAddr));
+        if (TaskSize <= MmapMinAddr || TaskSize > TaskSizeLimit)
+        {
+            Fail(nameof(TaskSize), TaskSize,
+                $"above MmapMinAddr 0x{MmapMinAddr:x} and at most 0x{TaskSizeLimit:x} (TASK_SIZE_MAX with 5-level paging)");
+        }
+
+        if (MaxMapCount < 1 || MaxMapCount > MaxMapCountLimit)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(MaxMapCount), MaxMapCount, $"{nameof(MaxMapCount)} must be between 1 and {MaxMapCountLimit}.");
+        }
+
+        CheckPageAligned(MmapBase, nameof(MmapBase));
+        if (MmapBase <= MmapMinAddr || MmapBase > TaskSize)
+        {
+            Fail(nameof(MmapBase), MmapBase, $"above MmapMinAddr 0x{MmapMinAddr:x} and at most TaskSize 0x{TaskSize:x}");
+        }
+
+        CheckPageAligned(StackGuardGap, nameof(StackGuardGap));
+        if (StackGuardGap > TaskSize)
+        {
+            Fail(nameof(StackGuardGap), StackGuardGap, $"at most TaskSize 0x{TaskSize:x}");
+        }
+
+        CheckPageAligned(StartBrk, nameof(StartBrk));
+        if (StartBrk < MmapMinAddr || StartBrk >= TaskSize)
+        {
+            Fail(nameof(StartBrk), StartBrk, $"in [MmapMinAddr 0x{MmapMinAddr:x}, TaskSize 0x{TaskSize:x})");
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="value"/> is a multiple of the page size.</summary>
+    private static void CheckPageAligned(ulong value, string option)
+    {
+        if ((value & ~MmConstants.PageMask) != 0)
+        {
+            Fail(option, value, $"a multiple of the page size (0x{MmConstants.PageSize:x})");
+        }
+    }
+
+    /// <summary>Throws the <see cref="ArgumentOutOfRangeException"/> of an option outside its allowed range.</summary>
+    [DoesNotReturn]
+    private static void Fail(string option, ulong value, string rule) =>
+        throw new ArgumentOutOfRangeException(option, $"0x{value:x}", $"{option} 0x{value:x} must be {rule}.");
 }

@@ -6,7 +6,7 @@ namespace VmaEngine.Vma;
 /// Makes an allocation of the engine fail on demand, to test that an operation that cannot allocate leaves the
 /// mm exactly as it was. Every allocation point (tree preallocation, VMA, anon_vma) asks <see cref="ShouldFail"/>.
 /// </summary>
-public sealed class FaultInjection
+internal sealed class FaultInjection
 {
     private int _countdown = -1;
 

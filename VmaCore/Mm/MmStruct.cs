@@ -3,6 +3,7 @@ namespace VmaEngine.Vma;
 /// <summary>
 /// The unmanaged part of an address space (<c>struct mm_struct</c>) that VMAs point to through
 /// <see cref="VmArea.VmMm"/> and lock-free readers compare against. It is owned by an <see cref="AddressSpace"/>.
+/// Hosts only read it (through <see cref="AddressSpace.LockVmaUnderRcu"/>'s VMA); the engine writes it.
 /// </summary>
 public struct MmStruct
 {
@@ -24,6 +25,13 @@ public struct MmStruct
     /// <summary>A number unique among live address spaces, for diagnostics.</summary>
     public long Id;
 
+    /// <summary>The storage of <see cref="WriterWaitHandle"/>, kept at the end of the struct.</summary>
+    private nint _writerWaitHandle;
+
     /// <summary>A GC handle (as an integer) to the monitor of <c>vma_writer_wait</c>; see <c>WriterWait</c>.</summary>
-    public nint WriterWaitHandle;
+    internal nint WriterWaitHandle
+    {
+        readonly get => _writerWaitHandle;
+        set => _writerWaitHandle = value;
+    }
 }

@@ -1,3 +1,4 @@
+using System;
 namespace VmaEngine.Vma;
 
 /// <summary>
@@ -20,8 +21,10 @@ public sealed unsafe partial class AddressSpace
     /// file (earlier VMAs stay named); ENOMEM for a hole (every mapped part is named anyway); EAGAIN when a split
     /// cannot allocate; ENOMEM when the name cannot be allocated.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno SetAnonName(ulong address, ulong length, string? name)
     {
+        ThrowIfDisposed();
         if (!Options.AnonVmaNames)
         {
             return Errno.EINVAL;
@@ -45,14 +48,21 @@ public sealed unsafe partial class AddressSpace
             anonName = AnonVmaName.Create(AnonNameTable.Intern(text));
         }
 
-        MmapLock.WriteLock();
         try
         {
-            return MadviseSetAnonName(address, length, anonName);
+            // Taking mmap_lock throws if the address space was disposed meanwhile: the name is dropped all the same.
+            MmapLock.WriteLock();
+            try
+            {
+                return MadviseSetAnonName(address, length, anonName);
+            }
+            finally
+            {
+                MmapLock.WriteUnlock();
+            }
         }
         finally
         {
-            MmapLock.WriteUnlock();
             AnonVmaName.Put(anonName);
         }
     }

@@ -1,3 +1,4 @@
+using System;
 using VmaEngine.Vma.Tree;
 
 namespace VmaEngine.Vma;
@@ -15,10 +16,12 @@ public sealed unsafe partial class AddressSpace
     private ulong _brkOffset;
 
     /// <summary>The current break (<c>mm->brk</c>).</summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public ulong CurrentBrk
     {
         get
         {
+            ThrowIfDisposed();
             MmapLock.ReadLock();
             try
             {
@@ -34,12 +37,16 @@ public sealed unsafe partial class AddressSpace
     /// <summary>
     /// brk: moves the break to <paramref name="newBrk"/>. <paramref name="result"/> is what the syscall returns: the
     /// new break on success, the unchanged one on failure. Errno.None when the break moved (or stayed within the
-    /// same page), ENOMEM when it did not: below <c>start_brk</c> (so <c>Brk(0)</c> reads the break), when growing
-    /// would reach within a page and the stack guard gap of the next VMA, or when memory is short. Growing extends
-    /// the heap VMA in place (the just-expand merge) or maps a new one; shrinking unmaps.
+    /// same page), ENOMEM when it did not: below <c>start_brk</c> (so <c>Brk(0)</c> reads the break), when the grown
+    /// heap would not fit below TASK_SIZE (<c>check_brk_limits</c>: any value whose page-aligned end wraps past
+    /// 2^64 or lies above TASK_SIZE), when growing would reach within a page and the stack guard gap of the next
+    /// VMA, or when memory is short. Growing extends the heap VMA in place (the just-expand merge) or maps a new
+    /// one; shrinking unmaps.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Brk(ulong newBrk, out ulong result)
     {
+        ThrowIfDisposed();
         ulong populateStart = 0;
         ulong populateEnd = 0;
         Errno error = BrkLocked(newBrk, out result, ref populateStart, ref populateEnd);
@@ -120,11 +127,18 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// Growing: refuses when the next VMA (with its stack guard gap) is within a page of the new end, then
+    /// Growing: refuses a range that does not fit below TASK_SIZE (<c>check_brk_limits</c>, which asks
+    /// <c>get_unmapped_area</c> with MAP_FIXED; a <paramref name="newEnd"/> that PAGE_ALIGN wrapped to 0 gives a length
+    /// beyond TASK_SIZE), or when the next VMA (with its stack guard gap) is within a page of the new end, then
     /// <c>do_brk_flags</c> from the old end, expanding the heap VMA when it ends there.
     /// </summary>
     private Errno GrowBrk(ulong startBrk, ulong newEnd, ulong oldEnd)
     {
+        if (GetUnmappedArea(false, oldEnd, newEnd - oldEnd, MapFlags.Fixed, out _) != Errno.None)
+        {
+            return Errno.ENOMEM;
+        }
+
         VmArea* next = Tree.FindAtOrAfter(oldEnd, newEnd + MmConstants.PageSize + Options.StackGuardGap, out _, out _);
         if (next != null && newEnd + MmConstants.PageSize > VmStartGap(next))
         {

@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using VmaEngine.Vma.Locking;
 using VmaEngine.Vma.Tree;
@@ -26,15 +27,29 @@ public sealed unsafe partial class AddressSpace
     /// first write to a private VMA (and, without <see cref="AddressSpaceOptions.ZeroPage"/>, the first read of
     /// private anonymous memory) gives it an anon_vma.
     /// </summary>
-    public FaultResult Fault(ulong address, FaultAccess access) => FaultRun(address, access, out _);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="access"/> is not a defined <see cref="FaultAccess"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
+    public FaultResult Fault(ulong address, FaultAccess access)
+    {
+        ThrowIfDisposed();
+        if ((uint)access > (uint)FaultAccess.Execute)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(access), access, $"{nameof(FaultAccess)} must be Read, Write or Execute.");
+        }
+
+        return FaultRun(address, access, out _);
+    }
 
     /// <summary>
     /// Writes one byte to every page of [address, address + length), in ascending order, as a write fault on each.
     /// EFAULT at the first page that cannot be written (unmapped, not writable, or beyond the end of its file):
     /// the pages before it stay written. ENOMEM when an anon_vma cannot be allocated. A zero length does nothing.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Touch(ulong address, ulong length)
     {
+        ThrowIfDisposed();
         if (length == 0)
         {
             return Errno.None;
@@ -109,6 +124,7 @@ public sealed unsafe partial class AddressSpace
     private FaultResult FaultUnderMmapLock(ulong address, FaultAccess access, out ulong runEnd)
     {
         runEnd = 0;
+        bool readLocked = true;
         bool writeLocked = false;
         MmapLock.ReadLock();
         try
@@ -127,6 +143,9 @@ public sealed unsafe partial class AddressSpace
                 }
 
                 MmapLock.ReadUnlock();
+                readLocked = false;
+
+                // Throws if the address space was disposed in between, with no lock held.
                 MmapLock.WriteLock();
                 writeLocked = true;
                 vma = Tree.FindAtOrAfter(address, ulong.MaxValue, out _, out _);
@@ -164,7 +183,7 @@ public sealed unsafe partial class AddressSpace
             {
                 MmapLock.WriteUnlock();
             }
-            else
+            else if (readLocked)
             {
                 MmapLock.ReadUnlock();
             }

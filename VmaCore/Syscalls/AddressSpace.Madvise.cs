@@ -24,8 +24,10 @@ public sealed unsafe partial class AddressSpace
     /// cannot be faulted; ENOMEM when part of the range is unmapped (the walk changes the mapped parts anyway; the
     /// populate advices stop at the hole); EAGAIN when a split cannot allocate.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Madvise(ulong address, ulong length, Advice advice)
     {
+        ThrowIfDisposed();
         // madvise_behavior_valid: the memory-failure advices exist only with CONFIG_MEMORY_FAILURE.
         if (!Enum.IsDefined(advice) || (advice is Advice.HwPoison or Advice.SoftOffline && !Options.MemoryFailure))
         {

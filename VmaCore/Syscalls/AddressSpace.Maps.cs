@@ -20,8 +20,10 @@ public sealed unsafe partial class AddressSpace
     private static readonly string?[] s_mnemonics = BuildMnemonics();
 
     /// <summary>A copy of every VMA, in address order, taken atomically under mmap_lock for read.</summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public IReadOnlyList<VmaInfo> Snapshot()
     {
+        ThrowIfDisposed();
         var list = new List<VmaInfo>(MapCount);
         MmapLock.ReadLock();
         try
@@ -56,9 +58,11 @@ public sealed unsafe partial class AddressSpace
     /// the padded name (the file, <c>/dev/zero (deleted)</c>, <c>[heap]</c>, <c>[anon:NAME]</c> or
     /// <c>[anon_shmem:NAME]</c>); the VmFlags mnemonics in bit order, each followed by a space.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="format"/> is not a <see cref="MapsFormat"/> value.</exception>
     public string FormatMaps(MapsFormat format)
     {
+        ThrowIfDisposed();
         if (format is not (MapsFormat.Maps or MapsFormat.MapsWithVmFlags))
         {
             throw new ArgumentOutOfRangeException(nameof(format), format, "FormatMaps: not a MapsFormat value");

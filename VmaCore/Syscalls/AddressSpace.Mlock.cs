@@ -1,3 +1,4 @@
+using System;
 namespace VmaEngine.Vma;
 
 /// <summary>
@@ -13,14 +14,17 @@ public sealed unsafe partial class AddressSpace
     /// faulting in fails (for example on PROT_NONE memory, which stays locked); EINVAL when the range wraps; EAGAIN
     /// when a split or a fault cannot allocate.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Mlock(ulong address, ulong length) => DoMlock(address, length, VmFlags.Locked);
 
     /// <summary>
     /// mlock2: <see cref="Mlock"/>, or with <see cref="MlockFlags.OnFault"/> VM_LOCKED and VM_LOCKONFAULT without
     /// faulting anything in (pages are locked as they are faulted later). EINVAL for any other flag.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Mlock2(ulong address, ulong length, MlockFlags flags)
     {
+        ThrowIfDisposed();
         if ((flags & ~MlockFlags.OnFault) != 0)
         {
             return Errno.EINVAL;
@@ -36,6 +40,7 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     private Errno DoMlock(ulong address, ulong length, VmFlags lockFlags)
     {
+        ThrowIfDisposed();
         ulong start = address & MmConstants.PageMask;
         ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
         MmapLock.WriteLock();
@@ -67,8 +72,10 @@ public sealed unsafe partial class AddressSpace
     /// munlock: clears VM_LOCKED on [address, address + length). ENOMEM when part of the range is unmapped (after
     /// unlocking what precedes the hole); EINVAL when the range wraps; ENOMEM when a split cannot allocate.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Munlock(ulong address, ulong length)
     {
+        ThrowIfDisposed();
         ulong start = address & MmConstants.PageMask;
         ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
         MmapLock.WriteLock();

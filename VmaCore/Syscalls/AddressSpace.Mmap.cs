@@ -29,8 +29,10 @@ public sealed unsafe partial class AddressSpace
     /// mmap of anonymous memory (<paramref name="flags"/> must contain <see cref="MapFlags.Anonymous"/>; without it
     /// there is no file and the result is EBADF). On success <paramref name="mapped"/> is the address.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped)
     {
+        ThrowIfDisposed();
         mapped = 0;
         if ((flags & MapFlags.Anonymous) == 0)
         {
@@ -59,8 +61,10 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="file"/> is null.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="file"/> was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile file, ulong offset, out ulong mapped)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(file);
         mapped = 0;
         if ((offset & ~MmConstants.PageMask) != 0)

@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using VmaEngine.Vma.Locking;
 using VmaEngine.Vma.Tree;
@@ -20,8 +21,10 @@ public sealed unsafe partial class AddressSpace
     /// or when a split cannot allocate; EACCES when a VMA does not allow the access (VM_MAY*).
     /// <see cref="Prot.GrowsDown"/> extends the change down to the start of a growsdown VMA.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Mprotect(ulong address, ulong length, Prot prot)
     {
+        ThrowIfDisposed();
         Prot grows = prot & (Prot.GrowsDown | Prot.GrowsUp);
         prot &= ~grows;
         if (grows == (Prot.GrowsDown | Prot.GrowsUp))

@@ -1,3 +1,4 @@
+using System;
 using VmaEngine.Vma.Locking;
 using VmaEngine.Vma.Tree;
 
@@ -51,8 +52,10 @@ public sealed unsafe partial class AddressSpace
     /// fixed move of unchanged length may span several VMAs); ENOMEM when it cannot grow in place and may not move,
     /// or memory or map count is short.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Mremap(ulong oldAddress, ulong oldLength, ulong newLength, MremapFlags flags, ulong newAddress, out ulong result)
     {
+        ThrowIfDisposed();
         result = 0;
         var request = new RemapRequest
         {
@@ -138,7 +141,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.EINVAL;
         }
 
-        return MapCount + 2 >= Options.MaxMapCount - 3 ? Errno.ENOMEM : Errno.None;
+        return Mm->MapCount + 2 >= Options.MaxMapCount - 3 ? Errno.ENOMEM : Errno.None;
     }
 
     /// <summary>Whether the source and destination ranges overlap.</summary>
@@ -353,7 +356,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.EINVAL;
         }
 
-        if (MapCount + 2 >= Options.MaxMapCount - 3)
+        if (Mm->MapCount + 2 >= Options.MaxMapCount - 3)
         {
             return Errno.ENOMEM;
         }
@@ -513,7 +516,7 @@ public sealed unsafe partial class AddressSpace
     private Errno MoveVma(ref RemapRequest request, VmArea* vma, out ulong result)
     {
         result = 0;
-        if (MapCount >= Options.MaxMapCount - 3)
+        if (Mm->MapCount >= Options.MaxMapCount - 3)
         {
             return Errno.ENOMEM;
         }

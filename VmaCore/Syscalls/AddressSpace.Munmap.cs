@@ -1,3 +1,4 @@
+using System;
 using VmaEngine.Vma.Tree;
 
 namespace VmaEngine.Vma;
@@ -11,8 +12,10 @@ public sealed unsafe partial class AddressSpace
     /// split cannot allocate or would exceed the map count limit (then nothing changed). Unmapping a hole is
     /// success.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Munmap(ulong address, ulong length)
     {
+        ThrowIfDisposed();
         MmapLock.WriteLock();
         try
         {
