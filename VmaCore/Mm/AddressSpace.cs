@@ -139,10 +139,20 @@ public sealed unsafe partial class AddressSpace : IDisposable
 
         _disposed = true;
         MmapLock.WriteLock();
+        Release(ulong.MaxValue);
+    }
+
+    /// <summary>
+    /// The end of <see cref="Dispose"/>, with mmap_lock held for write: frees the VMAs below <paramref name="limit"/>
+    /// (a fork that failed stops where its copies stop, as <c>exit_mmap</c> stops at the marker <c>dup_mmap</c>
+    /// leaves), then the tree, the locks and the mm.
+    /// </summary>
+    private void Release(ulong limit)
+    {
         ulong address = 0;
         while (true)
         {
-            VmArea* vma = Tree.FindAtOrAfter(address, ulong.MaxValue, out _, out ulong end);
+            VmArea* vma = Tree.FindAtOrAfter(address, limit, out _, out ulong end);
             if (vma == null)
             {
                 break;

@@ -15,6 +15,13 @@ public struct MmStruct
     /// <summary>The number of VMAs (<c>map_count</c>); written under mmap_lock for write.</summary>
     public int MapCount;
 
+    /// <summary>
+    /// <c>def_flags</c>: the VM flags every new mapping of the mm gets (VM_LOCKED and VM_LOCKONFAULT after
+    /// <c>mlockall(MCL_FUTURE)</c>, VM_NOHUGEPAGE after <c>PR_SET_THP_DISABLE</c>). A fork child keeps only
+    /// <c>VM_INIT_DEF_MASK</c> of them. Written under mmap_lock for write.
+    /// </summary>
+    public VmFlags DefFlags;
+
     /// <summary>A number unique among live address spaces, for diagnostics.</summary>
     public long Id;
 
