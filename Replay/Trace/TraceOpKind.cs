@@ -13,4 +13,5 @@ public enum TraceOpKind
     Touch,
     Mremap,
     Maps,
+    Fork,
 }

@@ -17,7 +17,7 @@ public static class TraceParser
     /// <summary>The longest file NAME.</summary>
     private const int MaxFileNameLength = 32;
 
-    private static readonly string[] s_keywords = ["mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "name", "touch", "mremap", "maps"];
+    private static readonly string[] s_keywords = ["mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "name", "touch", "mremap", "maps", "fork"];
 
     private static readonly Dictionary<string, Advice> s_advices = new(StringComparer.Ordinal)
     {
@@ -92,6 +92,8 @@ public static class TraceParser
             {
                 AnonName = tokens[3] == "-" ? null : tokens[3],
             },
+            TraceOpKind.Fork => reader.Arity(tokens, 1, 1, "fork takes no arguments")
+                .Op(kind, 0, 0),
             TraceOpKind.Mremap => ParseMremap(reader.Arity(tokens, 4, 5, "usage: mremap OLDADDR OLDLEN NEWLEN [NEWADDR]"), tokens),
             _ => throw new InvalidOperationException($"unhandled operation {kind}"),
         };

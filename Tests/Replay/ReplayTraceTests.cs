@@ -23,6 +23,12 @@ public class ReplayTraceTests
     [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Cases), new object[] { "random" })]
     public void RandomTraceMatchesTheKernel(string trace) => AssertReplayMatches(trace, s_oracleHost);
 
+    [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Cases), new object[] { "handwritten-fork" })]
+    public void HandwrittenForkTraceMatchesTheKernel(string trace) => AssertReplayMatches(trace, CorpusEnvironment.OptionsFor("handwritten-fork"));
+
+    [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Cases), new object[] { "random-fork" })]
+    public void RandomForkTraceMatchesTheKernel(string trace) => AssertReplayMatches(trace, CorpusEnvironment.OptionsFor("random-fork"));
+
     [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Cases), new object[] { "v6.15" })]
     public void ProfileTraceMatchesStockV615(string trace) => AssertReplayMatches(trace, s_v615);
 
