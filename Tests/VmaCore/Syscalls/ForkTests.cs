@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Threading;
 using NUnit.Framework;
 using Tests.VmaCore.Merge;
@@ -308,6 +309,116 @@ public sealed unsafe class ForkTests
 
         Assert.That(Of(parent), Is.EqualTo(layout));
         Assert.That(faults, Is.GreaterThan(0));
+    }
+
+    [Test]
+    public void ParentAndChildChangeSharedHierarchiesConcurrently([Values(1, 2)] int seed)
+    {
+        // Splits, merges, faults and unmaps in parent and child at once link and unlink the same anon_vmas: the
+        // hierarchy's lock keeps the counts exact, so that everything is freed once both are disposed.
+        const int Operations = 3000;
+        string[] slabsBefore = SlabCounts();
+        AddressSpace parent = V615();
+        for (ulong i = 0; i < 16; i++)
+        {
+            Map(parent, 8 * i, 8);
+            Touch(parent, 8 * i, 8);
+        }
+
+        AddressSpace child = ForkOf(parent);
+        AddressSpace grandchild = ForkOf(child);
+        var spaces = new[] { parent, child, grandchild };
+        var threads = new Thread[spaces.Length];
+        for (int t = 0; t < spaces.Length; t++)
+        {
+            AddressSpace space = spaces[t];
+            var rng = new System.Random((seed * 10) + t);
+            threads[t] = new Thread(() =>
+            {
+                for (int n = 0; n < Operations; n++)
+                {
+                    ulong page = (ulong)rng.Next(0, 120);
+                    ulong pages = (ulong)rng.Next(1, 9);
+                    _ = rng.Next(4) switch
+                    {
+                        0 => space.Mprotect(P(page), L(pages), rng.Next(2) == 0 ? Prot.Read : Rw),
+                        1 => space.Touch(P(page), L(pages)),
+                        2 => space.Munmap(P(page), L(pages)),
+                        _ => space.Mmap(P(page), L(pages), Rw, AnonPrivate, out _),
+                    };
+                }
+            });
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        foreach (AddressSpace space in spaces)
+        {
+            space.Tree.Validate();
+        }
+
+        AssertAnonVmaCounts(spaces, seed);
+        child.Dispose();
+        parent.Dispose();
+        grandchild.Dispose();
+        Assert.That(SlabCounts(), Is.EqualTo(slabsBefore), $"seed {seed}: every anon_vma and chain is freed");
+    }
+
+    /// <summary>
+    /// Recounts, from every VMA of <paramref name="spaces"/>, the links, active VMAs, children and root references
+    /// of every anon_vma reachable from a chain, and compares them with the counts the anon_vmas hold.
+    /// </summary>
+    private static void AssertAnonVmaCounts(AddressSpace[] spaces, int seed)
+    {
+        var chains = new Dictionary<nint, int>();
+        var active = new Dictionary<nint, int>();
+        foreach (AddressSpace space in spaces)
+        {
+            var vmi = new VmaIterator(space, 0);
+            for (VmArea* vma = vmi.Next(); vma != null; vma = vmi.Next())
+            {
+                for (ListHead* node = vma->AnonVmaChain.Next; node != &vma->AnonVmaChain; node = node->Next)
+                {
+                    nint anonVma = (nint)AnonVmaChain.FromSameVma(node)->AnonVma;
+                    chains[anonVma] = chains.GetValueOrDefault(anonVma) + 1;
+                }
+
+                if (vma->AnonVma != null)
+                {
+                    active[(nint)vma->AnonVma] = active.GetValueOrDefault((nint)vma->AnonVma) + 1;
+                }
+            }
+        }
+
+        foreach (nint address in chains.Keys)
+        {
+            AnonVma* anonVma = (AnonVma*)address;
+            int children = anonVma->Parent == anonVma ? 1 : 0;
+            int pins = 1;
+            foreach (nint other in chains.Keys)
+            {
+                AnonVma* o = (AnonVma*)other;
+                children += o != anonVma && o->Parent == anonVma ? 1 : 0;
+                pins += o != anonVma && o->Root == anonVma ? 1 : 0;
+            }
+
+            string what = $"seed {seed}: anon_vma {address:x}";
+            Assert.That(anonVma->ChainCount, Is.EqualTo(chains[address]), $"{what} chains");
+            Assert.That(anonVma->NumActiveVmas, Is.EqualTo(active.GetValueOrDefault(address)), $"{what} active VMAs");
+            Assert.That(anonVma->NumChildren, Is.EqualTo(children), $"{what} children");
+            if (anonVma->Root == anonVma)
+            {
+                Assert.That(anonVma->RefCount, Is.EqualTo(pins), $"{what} references");
+            }
+        }
     }
 
     [Test]
