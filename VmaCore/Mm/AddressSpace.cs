@@ -149,10 +149,12 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// </summary>
     private void Release(ulong limit)
     {
+        // Nothing is stored while VMAs are freed, so the leaf hint stays current: one walk per leaf, O(n) in all.
         ulong address = 0;
+        LeafHint hint = default;
         while (true)
         {
-            VmArea* vma = Tree.FindAtOrAfter(address, limit, out _, out ulong end);
+            VmArea* vma = Tree.FindAtOrAfter(address, limit, ref hint, out _, out ulong end);
             if (vma == null)
             {
                 break;
