@@ -17,7 +17,7 @@ public static class Program
         usage: Replay [--profile NAME | --env FILE] [--svg FILE] TRACE|-
 
         Replays a vmatrace v1 trace (one mm operation per line: mmap, munmap, mprotect, madvise, mlock,
-        munlock, name, touch, mremap, maps; addresses and lengths in pages of a window) on the VMA engine
+        munlock, name, touch, mremap, maps, fork; addresses and lengths in pages of a window) on the VMA engine
         and prints the layout at each 'maps' exactly as the kernel oracle does, plus 'error OP errno=NAME'
         for each failed operation. '-' reads the trace from standard input.
 

@@ -54,26 +54,51 @@ public static class TraceRunner
             return Malformed;
         }
 
-        using var space = new AddressSpace(options);
+        // The address spaces forked so far, oldest first: the trace runs in the last one, and each parent stays
+        // alive and undisposed until the end, as the oracle's parent waits for its child.
+        var lineage = new List<AddressSpace> { new(options) };
         using var files = new FileRegistry();
-        foreach (TraceOperation op in operations)
+        try
         {
-            if (op.Kind == TraceOpKind.Maps)
+            foreach (TraceOperation op in operations)
             {
-                List<VmaInfo> vmas = MapsPrinter.InWindow(space);
-                MapsPrinter.Print(vmas, output);
-                snapshots?.Add(new LayoutSnapshot(op.Line, vmas));
-                continue;
-            }
+                AddressSpace space = lineage[^1];
+                if (op.Kind == TraceOpKind.Maps)
+                {
+                    List<VmaInfo> vmas = MapsPrinter.InWindow(space);
+                    MapsPrinter.Print(vmas, output);
+                    snapshots?.Add(new LayoutSnapshot(op.Line, vmas));
+                    continue;
+                }
 
-            Errno result = Apply(space, files, op);
-            if (result != Errno.None)
+                Errno result = op.Kind == TraceOpKind.Fork ? Fork(lineage) : Apply(space, files, op);
+                if (result != Errno.None)
+                {
+                    output.Write($"error {op.Keyword} errno={result}\n");
+                }
+            }
+        }
+        finally
+        {
+            for (int i = lineage.Count - 1; i >= 0; i--)
             {
-                output.Write($"error {op.Keyword} errno={result}\n");
+                lineage[i].Dispose();
             }
         }
 
         return Success;
+    }
+
+    /// <summary><c>fork</c>: the child of the running address space becomes the running one.</summary>
+    private static Errno Fork(List<AddressSpace> lineage)
+    {
+        Errno result = lineage[^1].Fork(out AddressSpace? child);
+        if (child != null)
+        {
+            lineage.Add(child);
+        }
+
+        return result;
     }
 
     private static Errno Apply(AddressSpace space, FileRegistry files, TraceOperation op)

@@ -16,4 +16,5 @@ public enum TraceOpKind
     Seal,
     Mlockall,
     Munlockall,
+    Fork,
 }

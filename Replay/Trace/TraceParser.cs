@@ -20,7 +20,7 @@ public static class TraceParser
     /// <summary>The longest file NAME.</summary>
     private const int MaxFileNameLength = 32;
 
-    private static readonly string[] s_keywords = ["mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "name", "touch", "mremap", "maps", "seal", "mlockall", "munlockall"];
+    private static readonly string[] s_keywords = ["mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "name", "touch", "mremap", "maps", "seal", "mlockall", "munlockall", "fork"];
 
     private static readonly Dictionary<string, Advice> s_advices = new(StringComparer.Ordinal)
     {
@@ -141,6 +141,8 @@ public static class TraceParser
             {
                 AnonName = tokens[3] == "-" ? null : tokens[3],
             },
+            TraceOpKind.Fork => reader.Arity(tokens, 1, 1, "fork takes no arguments")
+                .Op(kind, 0, 0),
             TraceOpKind.Mremap => ParseMremap(reader.Arity(tokens, 4, 6, "usage: mremap OLDADDR OLDLEN NEWLEN [NEWADDR [dontunmap]]"), tokens),
             _ => throw new InvalidOperationException($"unhandled operation {kind}"),
         };

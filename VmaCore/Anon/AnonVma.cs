@@ -6,9 +6,9 @@ namespace VmaEngine.Vma;
 /// Allocated from the <c>anon_vma</c> slab cache (<see cref="AnonVmaCache"/>).
 /// </summary>
 /// <remarks>
-/// Every field is written with the mm's page-table lock held (standing in for the root's rwsem: without fork an
-/// anon_vma is never shared between address spaces), by <c>AnonVmaPrepare</c> under mmap_lock for read, or by the
-/// merge engine under mmap_lock for write.
+/// After fork an anon_vma hierarchy is shared between address spaces, so the counts and the chain count are written
+/// only with the root's lock held (<see cref="RootLock"/>, the kernel's <c>anon_vma_lock_write</c>) and the reference
+/// count atomically; see <see cref="AnonVmaRootLock"/>.
 /// </remarks>
 public unsafe struct AnonVma
 {
@@ -18,7 +18,10 @@ public unsafe struct AnonVma
     /// <summary>The anon_vma this one was forked from (<c>parent</c>; itself for a root).</summary>
     public AnonVma* Parent;
 
-    /// <summary>References held on this anon_vma (<c>refcount</c>): 1 from allocation until its last chain is unlinked.</summary>
+    /// <summary>
+    /// References held on this anon_vma (<c>refcount</c>, changed atomically): 1 from allocation until its last chain
+    /// is unlinked, plus one on a root from each anon_vma forked below it.
+    /// </summary>
     public int RefCount;
 
     /// <summary>Child anon_vmas plus one for a root's link to itself (<c>num_children</c>).</summary>
@@ -32,4 +35,10 @@ public unsafe struct AnonVma
     /// walks the tree, only tests whether it became empty).
     /// </summary>
     public int ChainCount;
+
+    /// <summary>
+    /// The lock of the hierarchy, used in the root only (<c>root->rwsem</c>): 1 while held. Guards every anon_vma's
+    /// <see cref="NumChildren"/>, <see cref="NumActiveVmas"/> and <see cref="ChainCount"/> in the hierarchy.
+    /// </summary>
+    public int RootLock;
 }

@@ -11,7 +11,8 @@ public sealed unsafe partial class AddressSpace
 {
     /// <summary>
     /// The mm's <c>page_table_lock</c>: serialises first faults that give VMAs an anon_vma under mmap_lock for read.
-    /// It also stands in for the anon_vma root's rwsem, since without fork an anon_vma never leaves its mm.
+    /// The anon_vma's counts are changed under its hierarchy's lock as well (<see cref="AnonVmaRootLock"/>), since
+    /// after fork the hierarchy is shared with another mm.
     /// </summary>
     private readonly object _pageTableLock = new();
 
@@ -57,9 +58,12 @@ public sealed unsafe partial class AddressSpace
                 anonVma->NumChildren++;
             }
 
+            // A neighbour's anon_vma may be shared with a fork child, whose faults run under another mm's locks.
+            AnonVma* root = AnonVmaRootLock.Lock(anonVma);
             Rmap.ChainLink(vma, avc, anonVma);
             anonVma->NumActiveVmas++;
             Rmap.WriteAnonVma(vma, anonVma);
+            AnonVmaRootLock.Unlock(root);
         }
 
         return Errno.None;

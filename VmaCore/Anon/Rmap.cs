@@ -12,10 +12,12 @@ namespace VmaEngine.Vma;
 /// 1 (its link to itself as root). Every chain linked to it adds to <see cref="AnonVma.ChainCount"/>; every VMA whose
 /// <see cref="VmArea.AnonVma"/> is it adds to <see cref="AnonVma.NumActiveVmas"/>. When unlinking empties its chain
 /// count, its parent loses a child and its reference is dropped, which frees it.</para>
-/// <para>Callers hold mmap_lock for write (merge, split, unmap) or the mm's page-table lock
-/// (<c>AnonVmaPrepare</c>), so these functions take no lock of their own.</para>
+/// <para>Callers hold mmap_lock for write (merge, split, unmap, fork) or the mm's page-table lock
+/// (<c>AnonVmaPrepare</c>), which keep the VMA's own chain list stable. Since fork shares a hierarchy between
+/// address spaces, the anon_vmas' counts are changed under the hierarchy's <see cref="AnonVmaRootLock"/> and
+/// reference counts atomically, as the kernel does under the root's rwsem.</para>
 /// </remarks>
-internal static unsafe class Rmap
+internal static unsafe partial class Rmap
 {
     /// <summary>Reads <see cref="VmArea.AnonVma"/> once (<c>READ_ONCE</c>), for readers racing with a first fault.</summary>
     public static AnonVma* ReadAnonVma(VmArea* vma) => (AnonVma*)Volatile.Read(ref *(nint*)&vma->AnonVma);
@@ -48,12 +50,22 @@ internal static unsafe class Rmap
     /// </summary>
     public static Errno AnonVmaClone(VmArea* dst, VmArea* src, FaultInjection faults)
     {
+        ListHead* head = &src->AnonVmaChain;
+        if (ListHead.IsEmpty(head))
+        {
+            return Errno.None;
+        }
+
+        // Every anon_vma of a chain has the same root.
+        AnonVma* root = AnonVmaRootLock.Lock(AnonVmaChain.FromSameVma(head->Next)->AnonVma);
+
         // Oldest link first, so that dst's list ends up in src's order.
-        for (ListHead* node = src->AnonVmaChain.Prev; node != &src->AnonVmaChain; node = node->Prev)
+        for (ListHead* node = head->Prev; node != head; node = node->Prev)
         {
             AnonVmaChain* avc = AnonVmaCache.AllocChain(faults);
             if (avc == null)
             {
+                AnonVmaRootLock.Unlock(root);
                 dst->AnonVma = null;
                 UnlinkAnonVmas(dst);
                 return Errno.ENOMEM;
@@ -75,6 +87,7 @@ internal static unsafe class Rmap
             dst->AnonVma->NumActiveVmas++;
         }
 
+        AnonVmaRootLock.Unlock(root);
         return Errno.None;
     }
 
@@ -85,6 +98,13 @@ internal static unsafe class Rmap
     public static void UnlinkAnonVmas(VmArea* vma)
     {
         ListHead* head = &vma->AnonVmaChain;
+        AnonVma* any = !ListHead.IsEmpty(head) ? AnonVmaChain.FromSameVma(head->Next)->AnonVma : vma->AnonVma;
+        if (any == null)
+        {
+            return;
+        }
+
+        AnonVma* root = AnonVmaRootLock.Lock(any);
         for (ListHead* node = head->Next, next = node->Next; node != head; node = next, next = node->Next)
         {
             AnonVmaChain* avc = AnonVmaChain.FromSameVma(node);
@@ -108,6 +128,10 @@ internal static unsafe class Rmap
             WriteAnonVma(vma, null);
         }
 
+        AnonVmaRootLock.Unlock(root);
+
+        // The emptied anon_vmas are reachable from no VMA any more: free them without the lock, which lives in the
+        // root they may free.
         for (ListHead* node = head->Next, next = node->Next; node != head; node = next, next = node->Next)
         {
             AnonVmaChain* avc = AnonVmaChain.FromSameVma(node);
@@ -122,15 +146,16 @@ internal static unsafe class Rmap
     /// <summary><c>put_anon_vma</c>: drops a reference; the last one frees the anon_vma, then its root's reference.</summary>
     public static void PutAnonVma(AnonVma* anonVma)
     {
-        Debug.Assert(anonVma->RefCount > 0, "anon_vma refcount underflow");
-        if (--anonVma->RefCount != 0)
+        int left = Interlocked.Decrement(ref anonVma->RefCount);
+        Debug.Assert(left >= 0, "anon_vma refcount underflow");
+        if (left != 0)
         {
             return;
         }
 
         AnonVma* root = anonVma->Root;
         AnonVmaCache.FreeAnonVma(anonVma);
-        if (root != anonVma && --root->RefCount == 0)
+        if (root != anonVma && Interlocked.Decrement(ref root->RefCount) == 0)
         {
             AnonVmaCache.FreeAnonVma(root);
         }

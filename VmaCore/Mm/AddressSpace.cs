@@ -217,10 +217,22 @@ public sealed unsafe partial class AddressSpace : IDisposable
         }
 
         MmapLock.WriteLock();
+        Release(ulong.MaxValue);
+    }
+
+    /// <summary>
+    /// The end of <see cref="Dispose"/>, with mmap_lock held for write: frees the VMAs below <paramref name="limit"/>
+    /// (a fork that failed stops where its copies stop, as <c>exit_mmap</c> stops at the marker <c>dup_mmap</c>
+    /// leaves), then the tree, the locks and the mm.
+    /// </summary>
+    private void Release(ulong limit)
+    {
+        // Nothing is stored while VMAs are freed, so the leaf hint stays current: one walk per leaf, O(n) in all.
         ulong address = 0;
+        LeafHint hint = default;
         while (true)
         {
-            VmArea* vma = Tree.FindAtOrAfter(address, ulong.MaxValue, out _, out ulong end);
+            VmArea* vma = Tree.FindAtOrAfter(address, limit, ref hint, out _, out ulong end);
             if (vma == null)
             {
                 break;

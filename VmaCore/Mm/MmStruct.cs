@@ -17,8 +17,9 @@ public struct MmStruct
     public int MapCount;
 
     /// <summary>
-    /// <c>def_flags</c>: the flags every new mapping and the heap get besides their own, written under mmap_lock for
-    /// write. <c>mlockall(MCL_FUTURE)</c> puts VM_LOCKED (and, with MCL_ONFAULT, VM_LOCKONFAULT) here.
+    /// <c>def_flags</c>: the VM flags every new mapping of the mm gets (VM_LOCKED and VM_LOCKONFAULT after
+    /// <c>mlockall(MCL_FUTURE)</c>, VM_NOHUGEPAGE after <c>PR_SET_THP_DISABLE</c>). A fork child keeps only
+    /// <c>VM_INIT_DEF_MASK</c> of them. Written under mmap_lock for write.
     /// </summary>
     public VmFlags DefFlags;
 
