@@ -37,6 +37,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         WriterWait.Init(_mm);
         MmapLock = new MmapLock(_mm);
         Tree = new VmaTree(MmapLock);
+        VmaMetrics.AddressSpaceCreated(_mm);
     }
 
     /// <summary>The options this address space was created with.</summary>
@@ -159,6 +160,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         Tree.Dispose();
         MmapLock.Dispose();
         WriterWait.Destroy(_mm);
+        VmaMetrics.AddressSpaceDisposed(_mm);
         NativeMemory.Free(_mm);
     }
 }

@@ -20,7 +20,11 @@ public sealed unsafe partial class AddressSpace
     /// file (earlier VMAs stay named); ENOMEM for a hole (every mapped part is named anyway); EAGAIN when a split
     /// cannot allocate; ENOMEM when the name cannot be allocated.
     /// </summary>
-    public Errno SetAnonName(ulong address, ulong length, string? name)
+    public Errno SetAnonName(ulong address, ulong length, string? name) =>
+        VmaMetrics.Syscall("prctl_set_vma_anon_name", SetAnonNameUncounted(address, length, name));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno SetAnonNameUncounted(ulong address, ulong length, string? name)
     {
         if (!Options.AnonVmaNames)
         {

@@ -38,7 +38,11 @@ public sealed unsafe partial class AddressSpace
     /// would reach within a page and the stack guard gap of the next VMA, or when memory is short. Growing extends
     /// the heap VMA in place (the just-expand merge) or maps a new one; shrinking unmaps.
     /// </summary>
-    public Errno Brk(ulong newBrk, out ulong result)
+    public Errno Brk(ulong newBrk, out ulong result) =>
+        VmaMetrics.Syscall("brk", BrkUncounted(newBrk, out result));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno BrkUncounted(ulong newBrk, out ulong result)
     {
         MmapLock.WriteLock();
         try

@@ -18,7 +18,11 @@ public sealed unsafe partial class AddressSpace
     /// private anonymous memory); ENOMEM when part of the range is unmapped (the mapped parts are changed anyway);
     /// EAGAIN when a split cannot allocate.
     /// </summary>
-    public Errno Madvise(ulong address, ulong length, Advice advice)
+    public Errno Madvise(ulong address, ulong length, Advice advice) =>
+        VmaMetrics.Syscall("madvise", MadviseUncounted(address, length, advice));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MadviseUncounted(ulong address, ulong length, Advice advice)
     {
         if (!Enum.IsDefined(advice))
         {

@@ -13,7 +13,11 @@ public sealed unsafe partial class AddressSpace
     /// faulting in fails (for example on PROT_NONE memory, which stays locked); EINVAL when the range wraps; EAGAIN
     /// when a split or a fault cannot allocate.
     /// </summary>
-    public Errno Mlock(ulong address, ulong length)
+    public Errno Mlock(ulong address, ulong length) =>
+        VmaMetrics.Syscall("mlock", MlockUncounted(address, length));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MlockUncounted(ulong address, ulong length)
     {
         ulong start = address & MmConstants.PageMask;
         ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));
@@ -46,7 +50,11 @@ public sealed unsafe partial class AddressSpace
     /// munlock: clears VM_LOCKED on [address, address + length). ENOMEM when part of the range is unmapped (after
     /// unlocking what precedes the hole); EINVAL when the range wraps; ENOMEM when a split cannot allocate.
     /// </summary>
-    public Errno Munlock(ulong address, ulong length)
+    public Errno Munlock(ulong address, ulong length) =>
+        VmaMetrics.Syscall("munlock", MunlockUncounted(address, length));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MunlockUncounted(ulong address, ulong length)
     {
         ulong start = address & MmConstants.PageMask;
         ulong aligned = PageAlign(length + (address & ~MmConstants.PageMask));

@@ -17,7 +17,11 @@ public sealed unsafe partial class AddressSpace
     /// mmap of anonymous memory (<paramref name="flags"/> must contain <see cref="MapFlags.Anonymous"/>; without it
     /// there is no file and the result is EBADF). On success <paramref name="mapped"/> is the address.
     /// </summary>
-    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped)
+    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped) =>
+        VmaMetrics.Syscall("mmap", MmapUncounted(address, length, prot, flags, out mapped));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MmapUncounted(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped)
     {
         mapped = 0;
         return (flags & MapFlags.Anonymous) == 0 ? Errno.EBADF : VmMmap(null, address, length, prot, flags, 0, out mapped);
@@ -30,7 +34,11 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="file"/> is null.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="file"/> was disposed.</exception>
-    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile file, ulong offset, out ulong mapped)
+    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile file, ulong offset, out ulong mapped) =>
+        VmaMetrics.Syscall("mmap", MmapUncounted(address, length, prot, flags, file, offset, out mapped));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MmapUncounted(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile file, ulong offset, out ulong mapped)
     {
         ArgumentNullException.ThrowIfNull(file);
         mapped = 0;

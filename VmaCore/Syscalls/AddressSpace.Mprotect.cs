@@ -20,7 +20,11 @@ public sealed unsafe partial class AddressSpace
     /// or when a split cannot allocate; EACCES when a VMA does not allow the access (VM_MAY*).
     /// <see cref="Prot.GrowsDown"/> extends the change down to the start of a growsdown VMA.
     /// </summary>
-    public Errno Mprotect(ulong address, ulong length, Prot prot)
+    public Errno Mprotect(ulong address, ulong length, Prot prot) =>
+        VmaMetrics.Syscall("mprotect", MprotectUncounted(address, length, prot));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MprotectUncounted(ulong address, ulong length, Prot prot)
     {
         Prot grows = prot & (Prot.GrowsDown | Prot.GrowsUp);
         prot &= ~grows;

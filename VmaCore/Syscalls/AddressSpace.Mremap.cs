@@ -51,7 +51,11 @@ public sealed unsafe partial class AddressSpace
     /// fixed move of unchanged length may span several VMAs); ENOMEM when it cannot grow in place and may not move,
     /// or memory or map count is short.
     /// </summary>
-    public Errno Mremap(ulong oldAddress, ulong oldLength, ulong newLength, MremapFlags flags, ulong newAddress, out ulong result)
+    public Errno Mremap(ulong oldAddress, ulong oldLength, ulong newLength, MremapFlags flags, ulong newAddress, out ulong result) =>
+        VmaMetrics.Syscall("mremap", MremapUncounted(oldAddress, oldLength, newLength, flags, newAddress, out result));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MremapUncounted(ulong oldAddress, ulong oldLength, ulong newLength, MremapFlags flags, ulong newAddress, out ulong result)
     {
         result = 0;
         var request = new RemapRequest

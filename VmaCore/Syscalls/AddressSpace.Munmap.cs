@@ -11,7 +11,11 @@ public sealed unsafe partial class AddressSpace
     /// split cannot allocate or would exceed the map count limit (then nothing changed). Unmapping a hole is
     /// success.
     /// </summary>
-    public Errno Munmap(ulong address, ulong length)
+    public Errno Munmap(ulong address, ulong length) =>
+        VmaMetrics.Syscall("munmap", MunmapUncounted(address, length));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MunmapUncounted(ulong address, ulong length)
     {
         MmapLock.WriteLock();
         try
