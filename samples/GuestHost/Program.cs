@@ -1,10 +1,12 @@
 // A small host built on the VmaEngine packages: one guest address space, a guest thread changing its layout
 // with system calls, and a few vCPU threads faulting on it concurrently, as an emulator or a VMM would.
+// Usage: GuestHost [FAULTS-PER-VCPU] (default 20000; a few million keep it running long enough to watch its meters
+// with dotnet-counters).
 using VmaEngine.Vma;
 
 const ulong Page = 4096;
 const int VcpuCount = 4;
-const int FaultsPerVcpu = 20_000;
+int faultsPerVcpu = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 20_000;
 
 using var space = new AddressSpace();
 
@@ -30,7 +32,7 @@ var results = new int[VcpuCount, Enum.GetValues<FaultResult>().Length];
 Task[] vcpus = Enumerable.Range(0, VcpuCount).Select(vcpu => Task.Run(() =>
 {
     var random = new Random(vcpu);
-    for (int i = 0; i < FaultsPerVcpu; i++)
+    for (int i = 0; i < faultsPerVcpu; i++)
     {
         bool onTable = random.Next(4) == 0;
         ulong address = onTable ? table + (ulong)random.Next(16) * Page : heap + (ulong)random.Next(256) * Page;
