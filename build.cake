@@ -33,10 +33,9 @@ Task("Pack")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    foreach (var project in new[] { "./Native/Native.csproj", "./Slab/Slab.csproj", "./VmaCore/VmaCore.csproj" })
-    {
-        DotNetPack(project, new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = "./artifacts" });
-    }
+    // The packages VmaEngine.Native, VmaEngine.Slab and VmaEngine.Vma with their symbols, where samples/nuget.config
+    // finds them.
+    DotNetPack(solution, new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = "./artifacts/packages" });
 });
 
 Task("Default")

@@ -1,6 +1,10 @@
+using System;
+using System.Collections.Generic;
+using Bench.Results;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Perfolizer.Horology;
 
@@ -8,9 +12,11 @@ namespace Bench;
 
 /// <summary>
 /// Runs the benchmarks. Without arguments: every benchmark, non-interactively, with a quick job. With arguments:
-/// the standard BenchmarkDotNet command line (<c>--filter</c>, <c>--job</c>, ...). With <c>--per-guest</c> alone: the
-/// memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead of benchmarks; with
-/// <c>--anchor-loop</c>, the plain loop of <see cref="VmaCore.AnchorPairsLoop"/>.
+/// the standard BenchmarkDotNet command line (<c>--filter</c>, <c>--job</c>, ...). Either way it ends with the joined
+/// summary of what ran and writes its CSV and charts beside the exported reports (<see cref="ResultsReport"/>).
+/// <c>--charts SUMMARY.CSV</c> runs nothing: it prints that summary again and redraws its charts beside it. With
+/// <c>--per-guest</c> alone: the memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead
+/// of benchmarks; with <c>--anchor-loop</c>, the plain loop of <see cref="VmaCore.AnchorPairsLoop"/>.
 /// </summary>
 public static class Program
 {
@@ -28,7 +34,16 @@ public static class Program
             return;
         }
 
+        if (args is ["--charts", string saved])
+        {
+            ResultsReport.Redraw(saved);
+            return;
+        }
+
+        // Ten minutes for the generated project's build instead of two: on a loaded machine the default times out.
+        IConfig config = DefaultConfig.Instance.AddColumn(StatisticColumn.Median).WithBuildTimeout(TimeSpan.FromMinutes(10));
         BenchmarkSwitcher switcher = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly);
+        IReadOnlyList<Summary> summaries;
         if (args.Length == 0)
         {
             // ShortRun's 3 iterations, with 100 ms iterations instead of 500 ms: the whole suite (about 80 cases,
@@ -36,15 +51,16 @@ public static class Program
             // compilation installs a method's final code only after call counting, a 100 ms delay and a background
             // compile, and with 300 ms of warmup some cases were still measured on intermediate code (the RCU read
             // lock+unlock at 3 ns instead of 1.4).
-            IConfig quick = DefaultConfig.Instance
+            IConfig quick = config
                 .AddJob(Job.ShortRun.WithIterationTime(TimeInterval.FromMilliseconds(100)).WithWarmupCount(8).WithId("Quick"))
-                .AddColumn(StatisticColumn.Median)
                 .WithOption(ConfigOptions.JoinSummary, false);
-            switcher.RunAll(quick);
+            summaries = [.. switcher.RunAll(quick)];
         }
         else
         {
-            switcher.Run(args, DefaultConfig.Instance.AddColumn(StatisticColumn.Median));
+            summaries = [.. switcher.Run(args, config)];
         }
+
+        ResultsReport.Write(summaries);
     }
 }

@@ -80,6 +80,12 @@ internal sealed class RcuCallbackQueue
         _name = name;
     }
 
+    /// <summary>Callbacks ever queued, for <see cref="RcuMetrics"/>.</summary>
+    public long Queued => Volatile.Read(ref _queued);
+
+    /// <summary>Callbacks queued and not yet run (or failed): the backlog, for <see cref="RcuMetrics"/>.</summary>
+    public long Backlog => Math.Max(0, Volatile.Read(ref _queued) - Volatile.Read(ref _completed));
+
     /// <summary>Whether the calling thread is this queue's worker (running a callback).</summary>
     public bool IsWorkerThread => Thread.CurrentThread == Volatile.Read(ref _worker);
 

@@ -40,6 +40,9 @@ internal sealed unsafe class RcuDomain
     /// </summary>
     private readonly PaddedCounter* _gracePeriod;
 
+    /// <summary>The grace-period word before the first grace period: number 1, nesting 1.</summary>
+    private const long FirstGracePeriodWord = (1L << RcuThreadRecord.NestingBits) | 1;
+
     /// <summary>Serialises writers: one grace period at a time.</summary>
     private readonly Lock _writerLock = new();
 
@@ -53,9 +56,17 @@ internal sealed unsafe class RcuDomain
     public RcuDomain(string name)
     {
         _gracePeriod = PaddedCounter.Allocate();
-        _gracePeriod->Value = (1L << RcuThreadRecord.NestingBits) | 1;
+        _gracePeriod->Value = FirstGracePeriodWord;
+        Name = name;
         Callbacks = new RcuCallbackQueue(this, name);
+        RcuMetrics.Register(this);
     }
+
+    /// <summary>The flavour's name (<c>memb</c>, <c>qsbr</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>Grace periods started since the process began (<see cref="Synchronize"/> calls that advanced the word).</summary>
+    public long GracePeriods => (GracePeriodWord - FirstGracePeriodWord) >> RcuThreadRecord.NestingBits;
 
     /// <summary>The callbacks waiting for a grace period of this domain.</summary>
     public RcuCallbackQueue Callbacks { get; }

@@ -7,7 +7,7 @@ namespace VmaEngine.Slab;
 /// <summary>
 /// The figures of <see cref="SlabInfo"/> for every cache, published through <see cref="System.Diagnostics.Metrics"/>
 /// as observable gauges tagged with the cache name, read only when a listener collects them. Watch them with
-/// <c>dotnet-counters monitor --counters Slab -p PID</c>.
+/// <c>dotnet-counters monitor --counters VmaEngine.Slab -p PID</c>.
 /// </summary>
 public static class SlabMetrics
 {

@@ -30,6 +30,12 @@ internal static unsafe class WriterWait
     /// <summary>Waits until the VMA's count equals <paramref name="target"/>.</summary>
     public static void Until(MmStruct* mm, VmArea* vma, int target)
     {
+        if (Volatile.Read(ref vma->VmRefcnt) == target)
+        {
+            return;
+        }
+
+        VmaMetrics.Count(VmaMetrics.WriterWaits);
         var spinner = new SpinWait();
         for (int i = 0; i < SpinIterations; i++)
         {

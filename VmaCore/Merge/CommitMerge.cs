@@ -63,6 +63,7 @@ public sealed unsafe partial class AddressSpace
             RemoveMergedVma(vma, vmg.Next);
         }
 
+        VmaMetrics.Count(VmaMetrics.Merges);
         return Errno.None;
     }
 

@@ -100,6 +100,7 @@ public sealed unsafe partial class AddressSpace
             vmi.Prev();
         }
 
+        VmaMetrics.Count(VmaMetrics.Splits);
         return Errno.None;
     }
 }

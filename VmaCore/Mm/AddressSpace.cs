@@ -58,6 +58,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         WriterWait.Init(_mm);
         MmapLock = new MmapLock(_mm);
         Tree = new VmaTree(MmapLock);
+        VmaMetrics.AddressSpaceCreated(_mm);
     }
 
     /// <summary>
@@ -248,6 +249,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         MmapLock.Close();
         Tree.Dispose();
         MmapLock.WriteUnlock();
+        VmaMetrics.AddressSpaceDisposed(_mm);
 
         // Lock-free readers that looked before the disposal, and a reader releasing its VMA to a waiting writer,
         // may still read the mm: free it after a grace period.

@@ -22,7 +22,11 @@ public sealed unsafe partial class AddressSpace
     /// cannot allocate; ENOMEM when the name cannot be allocated.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno SetAnonName(ulong address, ulong length, string? name)
+    public Errno SetAnonName(ulong address, ulong length, string? name) =>
+        VmaMetrics.Syscall("prctl_set_vma_anon_name", SetAnonNameUncounted(address, length, name));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno SetAnonNameUncounted(ulong address, ulong length, string? name)
     {
         ThrowIfDisposed();
         if (!Options.AnonVmaNames)

@@ -44,7 +44,11 @@ public sealed unsafe partial class AddressSpace
     /// one; shrinking unmaps.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Brk(ulong newBrk, out ulong result)
+    public Errno Brk(ulong newBrk, out ulong result) =>
+        VmaMetrics.Syscall("brk", BrkUncounted(newBrk, out result));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno BrkUncounted(ulong newBrk, out ulong result)
     {
         ThrowIfDisposed();
         ulong populateStart = 0;

@@ -94,7 +94,7 @@ public sealed unsafe partial class AddressSpace
             if (IsAccessError(vma->VmFlags, access))
             {
                 VmaLock.EndRead(vma);
-                return FaultResult.SegvAccErr;
+                return VmaMetrics.Fault(FaultResult.SegvAccErr, FaultPath.VmaLock);
             }
 
             if (IsGuardPage(address))
@@ -107,14 +107,14 @@ public sealed unsafe partial class AddressSpace
             {
                 FaultResult result = FileFault(vma, address, out runEnd);
                 VmaLock.EndRead(vma);
-                return result;
+                return VmaMetrics.Fault(result, FaultPath.VmaLock);
             }
 
             // anon_vma_prepare needs mmap_lock: VM_FAULT_RETRY.
             VmaLock.EndRead(vma);
         }
 
-        return FaultUnderMmapLock(address, access, out runEnd);
+        return VmaMetrics.Fault(FaultUnderMmapLock(address, access, out runEnd), vma == null ? FaultPath.MmapLock : FaultPath.Retry);
     }
 
     /// <summary>

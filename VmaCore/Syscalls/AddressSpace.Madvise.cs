@@ -25,7 +25,11 @@ public sealed unsafe partial class AddressSpace
     /// populate advices stop at the hole); EAGAIN when a split cannot allocate.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Madvise(ulong address, ulong length, Advice advice)
+    public Errno Madvise(ulong address, ulong length, Advice advice) =>
+        VmaMetrics.Syscall("madvise", MadviseUncounted(address, length, advice));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MadviseUncounted(ulong address, ulong length, Advice advice)
     {
         ThrowIfDisposed();
         // madvise_behavior_valid: the memory-failure advices exist only with CONFIG_MEMORY_FAILURE.

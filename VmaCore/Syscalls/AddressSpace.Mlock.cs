@@ -15,14 +15,19 @@ public sealed unsafe partial class AddressSpace
     /// when a split or a fault cannot allocate.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Mlock(ulong address, ulong length) => DoMlock(address, length, VmFlags.Locked);
+    public Errno Mlock(ulong address, ulong length) =>
+        VmaMetrics.Syscall("mlock", DoMlock(address, length, VmFlags.Locked));
 
     /// <summary>
     /// mlock2: <see cref="Mlock"/>, or with <see cref="MlockFlags.OnFault"/> VM_LOCKED and VM_LOCKONFAULT without
     /// faulting anything in (pages are locked as they are faulted later). EINVAL for any other flag.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Mlock2(ulong address, ulong length, MlockFlags flags)
+    public Errno Mlock2(ulong address, ulong length, MlockFlags flags) =>
+        VmaMetrics.Syscall("mlock2", Mlock2Uncounted(address, length, flags));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno Mlock2Uncounted(ulong address, ulong length, MlockFlags flags)
     {
         ThrowIfDisposed();
         if ((flags & ~MlockFlags.OnFault) != 0)
@@ -73,7 +78,11 @@ public sealed unsafe partial class AddressSpace
     /// unlocking what precedes the hole); EINVAL when the range wraps; ENOMEM when a split cannot allocate.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Munlock(ulong address, ulong length)
+    public Errno Munlock(ulong address, ulong length) =>
+        VmaMetrics.Syscall("munlock", MunlockUncounted(address, length));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MunlockUncounted(ulong address, ulong length)
     {
         ThrowIfDisposed();
         ulong start = address & MmConstants.PageMask;

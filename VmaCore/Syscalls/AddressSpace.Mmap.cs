@@ -30,7 +30,11 @@ public sealed unsafe partial class AddressSpace
     /// there is no file and the result is EBADF). On success <paramref name="mapped"/> is the address.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped)
+    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped) =>
+        VmaMetrics.Syscall("mmap", MmapUncounted(address, length, prot, flags, out mapped));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MmapUncounted(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped)
     {
         ThrowIfDisposed();
         mapped = 0;
@@ -62,7 +66,11 @@ public sealed unsafe partial class AddressSpace
     /// <exception cref="ArgumentNullException"><paramref name="file"/> is null.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="file"/> was disposed.</exception>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile file, ulong offset, out ulong mapped)
+    public Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile file, ulong offset, out ulong mapped) =>
+        VmaMetrics.Syscall("mmap", MmapUncounted(address, length, prot, flags, file, offset, out mapped));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MmapUncounted(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile file, ulong offset, out ulong mapped)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(file);

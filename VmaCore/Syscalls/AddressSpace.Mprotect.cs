@@ -22,7 +22,11 @@ public sealed unsafe partial class AddressSpace
     /// <see cref="Prot.GrowsDown"/> extends the change down to the start of a growsdown VMA.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Mprotect(ulong address, ulong length, Prot prot)
+    public Errno Mprotect(ulong address, ulong length, Prot prot) =>
+        VmaMetrics.Syscall("mprotect", MprotectUncounted(address, length, prot));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MprotectUncounted(ulong address, ulong length, Prot prot)
     {
         ThrowIfDisposed();
         Prot grows = prot & (Prot.GrowsDown | Prot.GrowsUp);

@@ -53,7 +53,11 @@ public sealed unsafe partial class AddressSpace
     /// or memory or map count is short.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Mremap(ulong oldAddress, ulong oldLength, ulong newLength, MremapFlags flags, ulong newAddress, out ulong result)
+    public Errno Mremap(ulong oldAddress, ulong oldLength, ulong newLength, MremapFlags flags, ulong newAddress, out ulong result) =>
+        VmaMetrics.Syscall("mremap", MremapUncounted(oldAddress, oldLength, newLength, flags, newAddress, out result));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MremapUncounted(ulong oldAddress, ulong oldLength, ulong newLength, MremapFlags flags, ulong newAddress, out ulong result)
     {
         ThrowIfDisposed();
         result = 0;

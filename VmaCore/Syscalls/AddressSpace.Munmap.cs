@@ -13,7 +13,11 @@ public sealed unsafe partial class AddressSpace
     /// success.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Munmap(ulong address, ulong length)
+    public Errno Munmap(ulong address, ulong length) =>
+        VmaMetrics.Syscall("munmap", MunmapUncounted(address, length));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MunmapUncounted(ulong address, ulong length)
     {
         ThrowIfDisposed();
         MmapLock.WriteLock();
