@@ -40,8 +40,11 @@ public sealed partial class GuestMemory
             _table.Fill(oldAddress, oldEnd, 0, present: false);
             _table.Fill(result, result + newSize, 0, present: false);
             MovePages(oldAddress, oldSize, newSize, result);
-            Mirror(result, result + newSize, MirrorMode.Moved);
+
+            // The source first: until it is mapped again (MREMAP_DONTUNMAP) or reserved, the host has a hole there
+            // that the destination's walk must not reprotect.
             Mirror(oldAddress, oldEnd, MirrorMode.Fresh);
+            Mirror(result, result + newSize, MirrorMode.Moved);
             return error;
         }
     }
@@ -64,8 +67,10 @@ public sealed partial class GuestMemory
         ulong kept = System.Math.Min(oldSize, newSize);
         for (ulong offset = 0; offset < kept; offset += MmConstants.PageSize)
         {
-            bool moved = HostMapping.TryMove(from + (nint)offset, (nuint)MmConstants.PageSize, (nuint)MmConstants.PageSize, to + (nint)offset);
-            System.Diagnostics.Debug.Assert(moved, "one host page could not be moved");
+            if (!HostMapping.TryMove(from + (nint)offset, (nuint)MmConstants.PageSize, (nuint)MmConstants.PageSize, to + (nint)offset))
+            {
+                throw new OsPagesException("mremap", MmConstants.PageSize, $"the host refused to move the single page at guest {oldAddress + offset:x}");
+            }
         }
 
         if (newSize > oldSize)

@@ -116,7 +116,8 @@ public sealed partial class GuestMemory : IDisposable
     /// <summary>
     /// The host address at which the guest may make <paramref name="access"/> to <paramref name="guestAddress"/>
     /// without a fault, or zero and why the host must call <see cref="Fault"/> first. Lock free: a shift, two loads
-    /// and a mask on a hit. The address is good until the next operation on its page.
+    /// and a mask on a hit. The address is good until the next operation on its page. Not to be called once
+    /// <see cref="Dispose"/> has begun: the table is freed then.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TranslateStatus Translate(ulong guestAddress, FaultAccess access, out nint hostAddress)

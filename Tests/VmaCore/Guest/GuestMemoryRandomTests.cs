@@ -56,9 +56,11 @@ public sealed class GuestMemoryRandomTests
                 return $"mprotect {page}+{pages} {prot}: " + guest.Mprotect(address, length, prot);
             case 4:
                 int target = random.Next(WindowPages - pages);
-                int newPages = 1 + random.Next(Math.Min(8, WindowPages - target));
-                return $"mremap {page}+{pages} -> {target}+{newPages}: "
-                    + guest.Mremap(address, length, (ulong)newPages * Page, MremapFlags.MayMove | MremapFlags.Fixed, At(target), out _);
+                bool dontUnmap = random.Next(3) == 0;
+                int newPages = dontUnmap ? pages : 1 + random.Next(Math.Min(8, WindowPages - target));
+                MremapFlags flags = MremapFlags.MayMove | MremapFlags.Fixed | (dontUnmap ? MremapFlags.DontUnmap : MremapFlags.None);
+                return $"mremap {page}+{pages} -> {target}+{newPages} {flags}: "
+                    + guest.Mremap(address, length, (ulong)newPages * Page, flags, At(target), out _);
             case 5:
                 int grown = 1 + random.Next(8);
                 return $"mremap {page}+{pages} to {grown} pages: " + guest.Mremap(address, length, (ulong)grown * Page, MremapFlags.MayMove, 0, out _);
