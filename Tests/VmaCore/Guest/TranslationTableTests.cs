@@ -3,8 +3,8 @@ using System.Threading;
 using NUnit.Framework;
 using VmaEngine.Vma;
 using VmaEngine.Vma.Guest;
-using static Tests.VmaCore.Guest.GuestMemoryFixture;
 using static Tests.VmaCore.Guest.GuestMemoryContentsTests;
+using static Tests.VmaCore.Guest.GuestMemoryFixture;
 
 namespace Tests.VmaCore.Guest;
 
