@@ -1,0 +1,106 @@
+using System;
+
+namespace VmaEngine.Native;
+
+/// <summary>
+/// Fixed-address host mappings for a guest's memory: one reservation of address space that holds nothing, private
+/// anonymous memory mapped over any page range of it, protection changes, page moves without copying
+/// (<c>mremap</c>), page drops (<c>madvise(MADV_DONTNEED)</c>) and the return of a range to the reservation.
+/// </summary>
+/// <remarks>
+/// Unlike <see cref="OsPages"/>, which hands out regions it owns, these calls act on addresses the caller chose
+/// inside a reservation it made with <see cref="Reserve"/>: every call replaces whatever the host had there. The
+/// Unix code is in <c>HostMapping.Unix.cs</c> (libc through <c>LibraryImport</c>). On Windows every call throws
+/// <see cref="PlatformNotSupportedException"/>: placeholders (<c>VirtualAlloc2</c>, <c>MapViewOfFile3</c>) are not
+/// written yet.
+/// </remarks>
+public static partial class HostMapping
+{
+    /// <summary>
+    /// Reserves <paramref name="size"/> bytes of address space anywhere: inaccessible, not committed and not counted
+    /// against the host's commit limit (<c>mmap(PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)</c>).
+    /// </summary>
+    /// <param name="size">A non-zero multiple of <see cref="OsPages.PageSize"/>.</param>
+    /// <returns>The page-aligned start of the reservation.</returns>
+    /// <exception cref="OsPagesException">The host refused the reservation.</exception>
+    public static nint Reserve(nuint size)
+    {
+        OsPages.ValidateSize(size, nameof(size));
+        ThrowUnlessUnix();
+        return Unix.Map(0, size, HostProtection.None, fixedAddress: false);
+    }
+
+    /// <summary>
+    /// Maps fresh private anonymous memory (demand-zero, <c>MAP_NORESERVE</c>) with <paramref name="protection"/>
+    /// over [<paramref name="address"/>, +<paramref name="size"/>), discarding what was there
+    /// (<c>mmap(MAP_FIXED)</c>).
+    /// </summary>
+    /// <exception cref="OsPagesException">The host refused the mapping.</exception>
+    public static void MapAnonymous(nint address, nuint size, HostProtection protection)
+    {
+        ThrowUnlessUnix();
+        Unix.Map(address, size, protection, fixedAddress: true);
+    }
+
+    /// <summary>
+    /// Returns [<paramref name="address"/>, +<paramref name="size"/>) to the reservation: contents gone,
+    /// inaccessible, nothing committed.
+    /// </summary>
+    /// <exception cref="OsPagesException">The host refused the mapping.</exception>
+    public static void ReturnToReservation(nint address, nuint size) => MapAnonymous(address, size, HostProtection.None);
+
+    /// <summary>Changes the protection of [<paramref name="address"/>, +<paramref name="size"/>) (<c>mprotect</c>).</summary>
+    /// <exception cref="OsPagesException">The host refused the change.</exception>
+    public static void Protect(nint address, nuint size, HostProtection protection)
+    {
+        ThrowUnlessUnix();
+        Unix.Protect(address, size, protection);
+    }
+
+    /// <summary>
+    /// Moves the pages of [<paramref name="oldAddress"/>, +<paramref name="oldSize"/>) to
+    /// <paramref name="newAddress"/> without copying them, growing or shrinking the range to
+    /// <paramref name="newSize"/> (<c>mremap(MREMAP_MAYMOVE | MREMAP_FIXED)</c>): whatever was at the destination is
+    /// replaced, the old range is left unmapped (no longer reserved), and a grown tail is demand-zero memory with the
+    /// moved mapping's protection.
+    /// </summary>
+    /// <returns>
+    /// False, with nothing changed, when the host refuses because the old range is not inside one host mapping
+    /// (<c>EFAULT</c>) or spans mappings it cannot move together (<c>EINVAL</c>): the caller moves smaller pieces.
+    /// </returns>
+    /// <exception cref="OsPagesException">The host failed the move for another reason.</exception>
+    public static bool TryMove(nint oldAddress, nuint oldSize, nuint newSize, nint newAddress)
+    {
+        ThrowUnlessUnix();
+        return Unix.TryMove(oldAddress, oldSize, newSize, newAddress);
+    }
+
+    /// <summary>
+    /// Drops the pages of [<paramref name="address"/>, +<paramref name="size"/>) (<c>madvise(MADV_DONTNEED)</c>):
+    /// private anonymous memory reads as zero afterwards; the mapping and its protection stay.
+    /// </summary>
+    /// <exception cref="OsPagesException">The host refused the advice.</exception>
+    public static void DropPages(nint address, nuint size)
+    {
+        ThrowUnlessUnix();
+        Unix.DropPages(address, size);
+    }
+
+    /// <summary>Unmaps [<paramref name="address"/>, +<paramref name="size"/>), reservation and all (<c>munmap</c>).</summary>
+    /// <exception cref="OsPagesException">The host refused the unmap.</exception>
+    public static void Release(nint address, nuint size)
+    {
+        ThrowUnlessUnix();
+        Unix.Release(address, size);
+    }
+
+    /// <summary>Throws <see cref="PlatformNotSupportedException"/> on Windows, whose placeholder mappings are not written yet.</summary>
+    private static void ThrowUnlessUnix()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException(
+                "HostMapping needs fixed-address mmap and mremap; Windows placeholders (VirtualAlloc2) are not implemented yet.");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+using System;
+using System.Diagnostics;
+using VmaEngine.Native;
+
+namespace VmaEngine.Vma.Guest;
+
+/// <summary>
+/// Mirroring: after the engine changed the VMAs of a range, the host mappings and the translation table of the range
+/// and of the VMAs on either side (a merge may have given them an anon_vma) are brought in line with the VMAs.
+/// </summary>
+public sealed unsafe partial class GuestMemory
+{
+    /// <summary>
+    /// Makes the host and the table follow the VMAs over [<paramref name="start"/>, <paramref name="end"/>), which
+    /// the last operation changed as <paramref name="mode"/> says, and over the VMAs that touch it. Under <see cref="_gate"/>.
+    /// </summary>
+    private void Mirror(ulong start, ulong end, MirrorMode mode)
+    {
+        start = Math.Clamp(start, Low, High);
+        end = Math.Clamp(end, start, High);
+        CollectRuns(start, end);
+        foreach (MirrorRun run in _runs)
+        {
+            if (run.Changed && mode != MirrorMode.Known)
+            {
+                ReplaceRun(run, mode);
+            }
+            else if (!_table.AllFlagsEqual(run.Start, run.End, run.EntryFlags))
+            {
+                UpdateRun(run);
+            }
+        }
+    }
+
+    /// <summary>A changed run whose host contents are gone or moved: closed in the table, remapped or reprotected, reopened.</summary>
+    private void ReplaceRun(MirrorRun run, MirrorMode mode)
+    {
+        _table.Fill(run.Start, run.End, 0, present: false);
+        nint host = HostAddressOf(run.Start);
+        nuint size = (nuint)(run.End - run.Start);
+        if (!run.Present)
+        {
+            HostMapping.ReturnToReservation(host, size);
+            return;
+        }
+
+        if (mode == MirrorMode.Fresh)
+        {
+            HostMapping.MapAnonymous(host, size, run.Host);
+        }
+        else
+        {
+            HostMapping.Protect(host, size, run.Host);
+        }
+
+        _table.Fill(run.Start, run.End, run.EntryFlags & ~TranslationEntry.Present, present: true);
+    }
+
+    /// <summary>
+    /// A run whose entries differ from its VMA: narrowed in the table before the host takes access away, reprotected
+    /// (or returned to the reservation when its VMA is gone), then given its new entries.
+    /// </summary>
+    private void UpdateRun(MirrorRun run)
+    {
+        nint host = HostAddressOf(run.Start);
+        nuint size = (nuint)(run.End - run.Start);
+        if (!run.Present)
+        {
+            _table.Fill(run.Start, run.End, 0, present: false);
+            HostMapping.ReturnToReservation(host, size);
+            return;
+        }
+
+        _table.Narrow(run.Start, run.End, run.EntryFlags & TranslationEntry.AccessMask);
+        HostMapping.Protect(host, size, run.Host);
+        _table.Fill(run.Start, run.End, run.EntryFlags & ~TranslationEntry.Present, present: true);
+    }
+
+    /// <summary>
+    /// Fills <see cref="_runs"/> with the holes and VMA parts of [<paramref name="start"/>, <paramref name="end"/>)
+    /// widened to the VMAs that contain <paramref name="start"/> - 1 and <paramref name="end"/>, split at
+    /// <paramref name="start"/> and <paramref name="end"/>. Reads the tree under mmap_lock for read.
+    /// </summary>
+    private void CollectRuns(ulong start, ulong end)
+    {
+        _runs.Clear();
+        Space.MmapLock.ReadLock();
+        try
+        {
+            VmArea* before = start > Low ? Space.Tree.Load(start - 1) : null;
+            VmArea* after = end < High ? Space.Tree.Load(end) : null;
+            ulong low = before != null ? Math.Max(before->VmStart, Low) : start;
+            ulong high = after != null ? Math.Min(after->VmEnd, High) : end;
+            ulong address = low;
+            while (address < high)
+            {
+                VmArea* vma = Space.Tree.FindAtOrAfter(address, high, out ulong vmaStart, out ulong vmaEnd);
+                ulong runEnd = vma == null ? high : Math.Max(vmaStart, address);
+                AddRuns(address, runEnd, 0, HostProtection.None, start, end);
+                if (vma == null)
+                {
+                    break;
+                }
+
+                ulong flags = EntryFlagsOf(vma);
+                runEnd = Math.Min(vmaEnd, high);
+                AddRuns(Math.Max(vmaStart, address), runEnd, flags, HostProtectionOf(AccessOf(flags)), start, end);
+                address = runEnd;
+            }
+        }
+        finally
+        {
+            Space.MmapLock.ReadUnlock();
+        }
+    }
+
+    /// <summary>Adds [<paramref name="runStart"/>, <paramref name="runEnd"/>) as up to three runs split at the changed range's ends.</summary>
+    private void AddRuns(ulong runStart, ulong runEnd, ulong flags, HostProtection host, ulong changedStart, ulong changedEnd)
+    {
+        ulong changedFrom = Math.Clamp(changedStart, runStart, runEnd);
+        ulong changedTo = Math.Clamp(changedEnd, runStart, runEnd);
+        AddRun(new MirrorRun(runStart, changedFrom, flags, host, Changed: false));
+        AddRun(new MirrorRun(changedFrom, changedTo, flags, host, Changed: true));
+        AddRun(new MirrorRun(changedTo, runEnd, flags, host, Changed: false));
+    }
+
+    /// <summary>Adds <paramref name="run"/> unless it is empty.</summary>
+    private void AddRun(MirrorRun run)
+    {
+        if (run.Start < run.End)
+        {
+            _runs.Add(run);
+        }
+    }
+
+    /// <summary>
+    /// The table flags of a VMA's pages: the accesses it allows without a fault, the ones that first need its
+    /// anon_vma (<c>vmf_anon_prepare</c> on a private VMA's first write, or first access without the zero page), and
+    /// <see cref="TranslationEntry.Present"/>.
+    /// </summary>
+    private ulong EntryFlagsOf(VmArea* vma)
+    {
+        VmFlags flags = vma->VmFlags;
+        ulong allowed = (VmFlagBits.IsAccessible(flags) ? TranslationEntry.Read : 0)
+            | ((flags & VmFlags.Write) != 0 ? TranslationEntry.Write : 0)
+            | ((flags & VmFlags.Exec) != 0 ? TranslationEntry.Execute : 0);
+        bool awaitsAnonVma = (flags & VmFlags.Shared) == 0 && vma->AnonVma == null;
+        ulong awaiting = 0;
+        if (awaitsAnonVma)
+        {
+            awaiting = allowed & (vma->VmFile == null && !Space.Options.ZeroPage ? TranslationEntry.AccessMask : TranslationEntry.Write);
+        }
+
+        Debug.Assert((awaiting & ~TranslationEntry.AccessMask) == 0, "only access bits await an anon_vma");
+        return (allowed & ~awaiting) | (awaiting << TranslationEntry.AwaitsAnonVmaShift) | TranslationEntry.Present;
+    }
+
+    /// <summary>The guest rights of the accesses <paramref name="entryFlags"/> allows without a fault.</summary>
+    private static Prot AccessOf(ulong entryFlags) =>
+        ((entryFlags & TranslationEntry.Read) != 0 ? Prot.Read : Prot.None)
+        | ((entryFlags & TranslationEntry.Write) != 0 ? Prot.Write : Prot.None)
+        | ((entryFlags & TranslationEntry.Execute) != 0 ? Prot.Exec : Prot.None);
+}
