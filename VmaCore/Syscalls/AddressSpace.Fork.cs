@@ -35,7 +35,10 @@ public sealed unsafe partial class AddressSpace
     /// the parent is unchanged.
     /// </returns>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
-    public Errno Fork(out AddressSpace? child)
+    public Errno Fork(out AddressSpace? child) => VmaMetrics.Syscall("fork", ForkUncounted(out child));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno ForkUncounted(out AddressSpace? child)
     {
         ThrowIfDisposed();
         child = null;

@@ -14,8 +14,14 @@ public sealed unsafe partial class AddressSpace
     /// an unknown flag or <see cref="MlockallFlags.OnFault"/> alone. A VMA that cannot be changed (a split or merge
     /// could not allocate) is skipped, as the kernel skips it.
     /// </summary>
-    public Errno Mlockall(MlockallFlags flags)
+    /// <exception cref="System.ObjectDisposedException">The address space is disposed.</exception>
+    public Errno Mlockall(MlockallFlags flags) =>
+        VmaMetrics.Syscall("mlockall", MlockallUncounted(flags));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MlockallUncounted(MlockallFlags flags)
     {
+        ThrowIfDisposed();
         const MlockallFlags all = MlockallFlags.Current | MlockallFlags.Future | MlockallFlags.OnFault;
         if (flags == MlockallFlags.None || (flags & ~all) != 0 || flags == MlockallFlags.OnFault)
         {
@@ -41,8 +47,14 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>munlockall: clears the lock bits of every VMA and of <c>def_flags</c> (ending MCL_FUTURE).</summary>
-    public Errno Munlockall()
+    /// <exception cref="System.ObjectDisposedException">The address space is disposed.</exception>
+    public Errno Munlockall() =>
+        VmaMetrics.Syscall("munlockall", MunlockallUncounted());
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MunlockallUncounted()
     {
+        ThrowIfDisposed();
         MmapLock.WriteLock();
         try
         {

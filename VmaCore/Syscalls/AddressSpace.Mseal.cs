@@ -14,8 +14,14 @@ public sealed unsafe partial class AddressSpace
     /// wrapping range; ENOMEM, with nothing sealed, when the range is not fully mapped; ENOMEM when a split cannot
     /// allocate (the VMAs before it stay sealed). A zero length does nothing.
     /// </summary>
-    public Errno Mseal(ulong address, ulong length, ulong flags)
+    /// <exception cref="System.ObjectDisposedException">The address space is disposed.</exception>
+    public Errno Mseal(ulong address, ulong length, ulong flags) =>
+        VmaMetrics.Syscall("mseal", MsealUncounted(address, length, flags));
+
+    /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
+    private Errno MsealUncounted(ulong address, ulong length, ulong flags)
     {
+        ThrowIfDisposed();
         if (flags != 0)
         {
             return Errno.EINVAL;
