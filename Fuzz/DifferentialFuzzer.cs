@@ -23,7 +23,7 @@ internal static class DifferentialFuzzer
         using KernelHelper kernel = KernelHelper.Start();
         kernel.Zones.CheckFocus();
         using var engine = new EngineSide(kernel.Zones);
-        AddressSpaceOptions options = EngineSide.HostOptions(kernel.StartBrk, kernel.MmapMinAddr);
+        AddressSpaceOptions options = EngineSide.HostOptions(kernel.StartBrk, kernel.MmapMinAddr, kernel.ZeroPage);
         var generator = new CallGenerator(seed, kernel.Zones, kernel.StartBrk, kernel.MmapMinAddr, confine: true, brkEdges);
         while (report.Calls < calls && report.Findings.Count < maxFindings)
         {

@@ -27,10 +27,10 @@ internal sealed class EngineSide : IDisposable
 
     /// <summary>
     /// The options of this machine's kernel: the <c>oracle-host</c> profile (Linux 6.18, no anonymous VMA names, no
-    /// soft-dirty, the 6.16 merge fix and 6.17's multi-VMA mremap) but with the zero page, as <c>oracle -E</c> reports
-    /// here, and the helper's heap start and mmap_min_addr.
+    /// soft-dirty, no memory-failure advices, the 6.16 merge fix, 6.17's multi-VMA mremap and 6.18's guard flag) with the
+    /// zero page as the helper found it on this machine, and the helper's heap start and mmap_min_addr.
     /// </summary>
-    public static AddressSpaceOptions HostOptions(ulong startBrk, ulong mmapMinAddr)
+    public static AddressSpaceOptions HostOptions(ulong startBrk, ulong mmapMinAddr, bool zeroPage)
     {
         AddressSpaceOptions profile = AddressSpaceOptions.ForProfile(AddressSpaceOptions.ProfileOracleHost);
         return new AddressSpaceOptions
@@ -39,7 +39,9 @@ internal sealed class EngineSide : IDisposable
             SoftDirty = profile.SoftDirty,
             MremapMultipleVmas = profile.MremapMultipleVmas,
             AllowMergeOfFaultedWithUnfaulted = profile.AllowMergeOfFaultedWithUnfaulted,
-            ZeroPage = true,
+            ZeroPage = zeroPage,
+            MemoryFailure = profile.MemoryFailure,
+            MaybeGuardFlag = profile.MaybeGuardFlag,
             StartBrk = startBrk,
             MmapMinAddr = mmapMinAddr,
         };

@@ -20,18 +20,22 @@ internal sealed class KernelHelper : IDisposable
     {
         _process = process;
         string[] words = ready.Split(' ');
-        if (words.Length != 10 || words[0] != "ready")
+        if (words.Length != 11 || words[0] != "ready")
         {
             throw new InvalidOperationException($"the kernel helper did not start: '{ready}'");
         }
 
         StartBrk = Hex(words[1]);
+        ZeroPage = words[10] == "1";
         MmapMinAddr = Hex(words[2]);
         Zones = new Zones(Hex(words[5]), Hex(words[6]), Hex(words[7]), Hex(words[8]), Hex(words[9]))
         {
             Unmodelled = (Hex(words[3]), MmapMinAddr),
         };
     }
+
+    /// <summary>Whether a read fault of private anonymous memory maps the zero page on this machine.</summary>
+    public bool ZeroPage { get; }
 
     /// <summary>The helper's <c>start_brk</c> (its break has not moved).</summary>
     public ulong StartBrk { get; }

@@ -24,7 +24,7 @@ public static class Program
           --seed S          the generator's seed (default 1)
           --engine-only     no kernel: unconfined calls on the engine, structures checked after each
           --slab-debug      the engine's slab caches in debug mode (red zones, poison, free checks)
-          --brk-edges       also brk values at or above TASK_SIZE (known differences, fixed elsewhere)
+          --brk-edges       also brk values at or above TASK_SIZE (the tests always draw them)
           --max-findings K  stop after K differences (default 20)
 
         Exit status: 0 no difference; 1 differences or broken invariants (printed); 2 usage error.

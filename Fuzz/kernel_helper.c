@@ -13,8 +13,8 @@
  *   fault ADDR WRITE           a user-space load (0) or store (1)
  *   end                        runs the case
  *
- * Output: first `ready START_BRK MMAP_MIN_ADDR DAC_MMAP_MIN_ADDR` and the three zones as
- * `START END` pairs, then per case the child's lines (`= RESULT ERRNO` per
+ * Output: first `ready START_BRK MMAP_MIN_ADDR DAC_MMAP_MIN_ADDR`, the three zones as
+ * `START END` pairs and ZERO_PAGE (1 when a read fault maps the zero page), then per case the child's lines (`= RESULT ERRNO` per
  * call, then for each zone `maps`, its VMAs as `START-END PERMS PGOFF NAME
  * FLAGS` in pages from the zone's start, and `end`) and the parent's `done` or
  * `lost SIGNAL`. The zones are address ranges where the helper has nothing
@@ -168,7 +168,7 @@ static uint64_t parse_hex(const char **s)
 
 static char smaps_buf[1 << 20];
 static const char *kept[] = { "rd", "wr", "ex", "sh", "mr", "mw", "me", "ms", "gd", "lo", "dc", "de",
-                              "ac", "nr", "ht", "nh", "hg", "dd", "wf", "sr", "rr" };
+                              "ac", "nr", "ht", "nh", "hg", "dd", "wf", "sr", "rr", "lf", "mg", "sl" };
 
 static int is_kept(const char *f)
 {
@@ -454,6 +454,31 @@ static size_t read_small_file(const char *path, char *buf, size_t size)
     return (size_t)n;
 }
 
+/* Whether a read fault of private anonymous memory maps the shared zero page: smaps then counts no
+ * Anonymous memory for the page (as the oracle's `-E` decides it). */
+static int has_zero_page(void)
+{
+    volatile char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char key[32], tmp[17], *hit, *anon;
+    int zero = 1;
+    if (p == MAP_FAILED)
+        return 1;
+    (void)p[0];
+    strcpy(key, format_hex(tmp, (uint64_t)(uintptr_t)p));
+    strcat(key, "-");
+    read_smaps();
+    hit = strstr(smaps_buf, key);
+    anon = hit ? strstr(hit, "\nAnonymous:") : NULL;
+    if (anon) {
+        anon += 11;
+        while (*anon == ' ')
+            anon++;
+        zero = *anon == '0';
+    }
+    munmap((void *)p, PAGE);
+    return zero;
+}
+
 static uint64_t read_start_brk(void)
 {
     char buf[4096];
@@ -550,6 +575,7 @@ int main(void)
             out_ch(' ');
             out_hex(zone_end[z]);
         }
+        out_str(has_zero_page() ? " 1" : " 0");
         out_ch('\n');
         flush_out();
     }

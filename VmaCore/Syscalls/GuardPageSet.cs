@@ -1,4 +1,6 @@
+using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Threading;
 
 namespace VmaEngine.Vma;
@@ -10,11 +12,13 @@ namespace VmaEngine.Vma;
 /// </summary>
 /// <remarks>
 /// Writers hold mmap_lock; faults read it under a VMA lock only, so the set has its own lock (the page-table lock
-/// of the kernel). <see cref="IsEmpty"/> lets the fault path skip it when no marker exists.
+/// of the kernel). <see cref="IsEmpty"/> lets the fault path skip it when no marker exists. The markers are kept
+/// as sorted, disjoint, coalesced page ranges, so a guest that marks a huge range costs one entry, not one per page.
 /// </remarks>
 internal sealed class GuardPageSet
 {
-    private readonly SortedSet<ulong> _pages = [];
+    /// <summary>The marked ranges [Start, End), page aligned, sorted, disjoint and never adjacent.</summary>
+    private readonly List<(ulong Start, ulong End)> _ranges = [];
     private readonly Lock _lock = new();
     private volatile int _count;
 
@@ -24,14 +28,14 @@ internal sealed class GuardPageSet
     /// <summary>Installs markers on every page of [start, end).</summary>
     public void Add(ulong start, ulong end)
     {
+        if (start >= end)
+        {
+            return;
+        }
+
         lock (_lock)
         {
-            for (ulong page = start; page < end; page += MmConstants.PageSize)
-            {
-                _pages.Add(page);
-            }
-
-            _count = _pages.Count;
+            AddLocked(start, end);
         }
     }
 
@@ -45,8 +49,7 @@ internal sealed class GuardPageSet
 
         lock (_lock)
         {
-            _pages.RemoveWhere(page => page >= start && page < end);
-            _count = _pages.Count;
+            RemoveLocked(start, end);
         }
     }
 
@@ -60,33 +63,117 @@ internal sealed class GuardPageSet
 
         lock (_lock)
         {
-            SortedSet<ulong> view = _pages.GetViewBetween(start, limit - 1);
-            return view.Count == 0 ? limit : view.Min;
+            int i = FirstEndingAfter(start);
+            if (i == _ranges.Count || _ranges[i].Start >= limit)
+            {
+                return limit;
+            }
+
+            return Math.Max(_ranges[i].Start, start);
         }
     }
 
     /// <summary>Moves the markers of [from, from + length) to the same offsets from <paramref name="to"/> (move_page_tables).</summary>
     public void Move(ulong from, ulong length, ulong to)
     {
-        if (IsEmpty)
+        if (IsEmpty || length == 0)
         {
             return;
         }
 
         lock (_lock)
         {
-            var moved = new List<ulong>(_pages.GetViewBetween(from, from + length - 1));
-            foreach (ulong page in moved)
+            ulong end = from + length;
+            var moved = new List<(ulong Start, ulong End)>();
+            for (int i = FirstEndingAfter(from); i < _ranges.Count && _ranges[i].Start < end; i++)
             {
-                _pages.Remove(page);
+                moved.Add((Math.Max(_ranges[i].Start, from), Math.Min(_ranges[i].End, end)));
             }
 
-            foreach (ulong page in moved)
+            RemoveLocked(from, end);
+            foreach ((ulong start, ulong stop) in moved)
             {
-                _pages.Add(page - from + to);
+                AddLocked(start - from + to, stop - from + to);
             }
-
-            _count = _pages.Count;
         }
+    }
+
+    /// <summary>The index of the first range that ends after <paramref name="address"/> (binary search).</summary>
+    private int FirstEndingAfter(ulong address)
+    {
+        int low = 0;
+        int high = _ranges.Count;
+        while (low < high)
+        {
+            int middle = (low + high) >> 1;
+            if (_ranges[middle].End <= address)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return low;
+    }
+
+    private void AddLocked(ulong start, ulong end)
+    {
+        // Absorb every range that overlaps or touches [start, end), then insert the union.
+        int first = FirstEndingAfter(start == 0 ? 0 : start - 1);
+        int last = first;
+        while (last < _ranges.Count && _ranges[last].Start <= end)
+        {
+            start = Math.Min(start, _ranges[last].Start);
+            end = Math.Max(end, _ranges[last].End);
+            last++;
+        }
+
+        _ranges.RemoveRange(first, last - first);
+        _ranges.Insert(first, (start, end));
+        _count = _ranges.Count;
+        Debug.Assert(IsSortedAndDisjoint(), "guard ranges must stay sorted, disjoint and coalesced");
+    }
+
+    private void RemoveLocked(ulong start, ulong end)
+    {
+        int first = FirstEndingAfter(start);
+        int last = first;
+        var kept = new List<(ulong Start, ulong End)>(2);
+        while (last < _ranges.Count && _ranges[last].Start < end)
+        {
+            (ulong rangeStart, ulong rangeEnd) = _ranges[last];
+            if (rangeStart < start)
+            {
+                kept.Add((rangeStart, start));
+            }
+
+            if (rangeEnd > end)
+            {
+                kept.Add((end, rangeEnd));
+            }
+
+            last++;
+        }
+
+        _ranges.RemoveRange(first, last - first);
+        _ranges.InsertRange(first, kept);
+        _count = _ranges.Count;
+        Debug.Assert(IsSortedAndDisjoint(), "guard ranges must stay sorted, disjoint and coalesced");
+    }
+
+    private bool IsSortedAndDisjoint()
+    {
+        for (int i = 0; i < _ranges.Count; i++)
+        {
+            if (_ranges[i].Start >= _ranges[i].End || (i > 0 && _ranges[i - 1].End >= _ranges[i].Start))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

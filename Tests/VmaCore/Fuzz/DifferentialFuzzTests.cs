@@ -23,8 +23,6 @@ namespace Tests.VmaCore.Fuzz;
 /// drawn again; calls that fail their argument checks are kept whatever their range.</item>
 /// <item>Memory contents and sizes: nothing is mapped or grown beyond 16 MiB and nothing reaches the overcommit
 /// limit or RLIMIT_MEMLOCK (the engine has no RAM to run out of; the test runs privileged, as the engine models).</item>
-/// <item>brk values at or above TASK_SIZE: known differences (the engine maps a heap above TASK_SIZE, or throws)
-/// fixed on another branch; <c>--brk-edges</c> of the command includes them.</item>
 /// <item>Flags the engine does not model: MAP_HUGETLB, MAP_DROPPABLE, MREMAP_DONTUNMAP, MAP_32BIT without
 /// MAP_FIXED (random placement below 2 GiB), madvise advices other than the flag-changing ones, execute faults
 /// (they would run the page), and argument bits above 32 (the engine's flag types are 32-bit, as the kernel's

@@ -26,7 +26,7 @@ public sealed class EngineFuzzTests
     [TestCase(20261203)]
     public void EngineInvariantsHold(int seed)
     {
-        Task<FuzzReport> run = Task.Run(() => EngineFuzzer.Run(seed, Calls, brkEdges: false, maxFindings: 5));
+        Task<FuzzReport> run = Task.Run(() => EngineFuzzer.Run(seed, Calls, brkEdges: true, maxFindings: 5));
         Assert.That(run.Wait(TimeSpan.FromMinutes(5)), Is.True, $"hangs in {EngineFuzzer.Current}");
         FuzzReport report = run.Result;
         Assert.That(report.Findings, Is.Empty, $"seed {seed}:\n{report}");

@@ -31,6 +31,29 @@ public sealed class GuardRegionTests
     }
 
     [Test]
+    public void MarkersOnAHugeRangeCostOneEntryAndSplitWhereRemoved()
+    {
+        // 32 TiB of guard markers: one marker per page would be 2^33 entries; the set keeps ranges.
+        const ulong huge = 1UL << 45;
+        using var space = new AddressSpace();
+        Assert.That(space.Mmap(0x1000_0000_0000, huge, Rw, AnonFixed | MapFlags.NoReserve, out ulong start), Is.EqualTo(Errno.None));
+        Assert.That(space.Madvise(start, huge, Advice.GuardInstall), Is.EqualTo(Errno.None));
+        ulong middle = start + (huge / 2);
+        Assert.That(space.Madvise(middle, L(1), Advice.GuardRemove), Is.EqualTo(Errno.None));
+        Assert.Multiple(() =>
+        {
+            Assert.That(space.Fault(start, FaultAccess.Read), Is.EqualTo(FaultResult.SegvMapErr));
+            Assert.That(space.Fault(middle - L(1), FaultAccess.Write), Is.EqualTo(FaultResult.SegvMapErr));
+            Assert.That(space.Fault(middle, FaultAccess.Write), Is.EqualTo(FaultResult.Ok));
+            Assert.That(space.Fault(middle + L(1), FaultAccess.Write), Is.EqualTo(FaultResult.SegvMapErr));
+            Assert.That(space.Fault(start + huge - 1, FaultAccess.Read), Is.EqualTo(FaultResult.SegvMapErr));
+        });
+        Assert.That(space.Munmap(start, huge), Is.EqualTo(Errno.None));
+        Assert.That(space.Mmap(start, L(1), Rw, AnonFixed, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.Fault(start, FaultAccess.Write), Is.EqualTo(FaultResult.Ok), "unmapping drops the markers");
+    }
+
+    [Test]
     public void InstallGivesAnAnonVmaAndMarkersSurviveDontNeedAndMprotect()
     {
         using var space = new AddressSpace();
