@@ -100,7 +100,7 @@ public sealed unsafe partial class AddressSpace
             if (IsGuardPage(address))
             {
                 VmaLock.EndRead(vma);
-                return FaultResult.SegvMapErr;
+                return VmaMetrics.Fault(FaultResult.SegvMapErr, FaultPath.VmaLock);
             }
 
             if (!NeedsAnonVma(vma, access == FaultAccess.Write) || vma->AnonVma != null)
