@@ -20,6 +20,7 @@ public sealed class TraceSpool : IDisposable
     private readonly FileStream _file;
     private readonly StreamWriter _copy;
     private int _opened;
+    private bool _disposed;
 
     /// <summary>A spool of <paramref name="source"/>, which stays the caller's to dispose.</summary>
     /// <exception cref="IOException">The temporary file cannot be created.</exception>
@@ -52,9 +53,15 @@ public sealed class TraceSpool : IDisposable
         }
     }
 
-    /// <summary>Deletes the copy.</summary>
+    /// <summary>Deletes the copy (once; later calls do nothing).</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _copy.Dispose();
         _file.Dispose();
     }
