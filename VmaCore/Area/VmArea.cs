@@ -32,6 +32,9 @@ public unsafe struct VmArea
     /// <summary>The size of the struct in bytes, as in the kernel.</summary>
     public const int Size = 192;
 
+    // The kernel fields keep the kernel's names (vm_start is VmStart, as in every other kernel struct here) rather
+    // than the _camelCase of internal fields: the engine reads them through VmArea* everywhere, as the kernel does.
+#pragma warning disable IDE1006
     /// <summary>The first byte of the area (<c>vm_start</c>).</summary>
     [FieldOffset(0)]
     internal ulong VmStart;
@@ -117,6 +120,8 @@ public unsafe struct VmArea
     /// <summary>The userfaultfd context (<c>vm_userfaultfd_ctx</c>), or null.</summary>
     [FieldOffset(176)]
     internal VmUserfaultfdCtx* VmUserfaultfdCtx;
+
+#pragma warning restore IDE1006
 
     /// <summary>The first byte of the area (<c>vm_start</c>).</summary>
     public readonly ulong Start => VmStart;
