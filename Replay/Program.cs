@@ -19,7 +19,8 @@ public static class Program
         Replays a vmatrace v1 trace (one mm operation per line: mmap, munmap, mprotect, madvise, mlock,
         munlock, name, touch, mremap, maps, fork; addresses and lengths in pages of a window) on the VMA engine
         and prints the layout at each 'maps' exactly as the kernel oracle does, plus 'error OP errno=NAME'
-        for each failed operation. '-' reads the trace from standard input.
+        for each failed operation. '-' reads the trace from standard input (copied to a temporary file while
+        it is validated: the whole trace is checked before anything runs, and memory use does not grow with it).
 
           --profile NAME  the kernel the engine models, by name:
                             v6.15        stock Linux v6.15 with anonymous VMA names and the zero page (default)
@@ -108,9 +109,10 @@ public static class Program
 
         try
         {
-            using TextReader reader = TraceLineReader.OpenBytes(path == "-" ? Console.OpenStandardInput() : File.OpenRead(path));
             List<LayoutSnapshot>? snapshots = svgPath != null ? [] : null;
-            int status = TraceRunner.Run(reader, output, options, error, snapshots);
+            int status = path == "-"
+                ? RunStandardInput(output, options, error, snapshots)
+                : TraceRunner.Run(() => TraceLineReader.OpenBytes(File.OpenRead(path)), output, options, error, snapshots);
             if (svgPath != null && status == TraceRunner.Success)
             {
                 using var picture = new StreamWriter(svgPath) { NewLine = "\n" };
@@ -124,6 +126,13 @@ public static class Program
             error.WriteLine($"Replay: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>Replays the trace on standard input, which is read once (and kept in a temporary file meanwhile).</summary>
+    private static int RunStandardInput(TextWriter output, AddressSpaceOptions options, TextWriter error, List<LayoutSnapshot>? snapshots)
+    {
+        using TextReader input = TraceLineReader.OpenBytes(Console.OpenStandardInput());
+        return TraceRunner.Run(input, output, options, error, snapshots);
     }
 
     private static int UsageError(TextWriter error, string problem)

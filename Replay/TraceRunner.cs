@@ -35,25 +35,59 @@ public static class TraceRunner
     public const int Malformed = 2;
 
     /// <summary>
-    /// Validates the whole trace, then runs it. A malformed trace prints its problem (with the line number) to
-    /// <paramref name="error"/>, writes nothing to <paramref name="output"/> and returns <see cref="Malformed"/>.
-    /// Each <c>maps</c> also adds the layout it printed to <paramref name="snapshots"/> when one is given (for
-    /// <see cref="LayoutPicture"/>).
+    /// Validates the whole trace, then runs it, as the oracle does: a malformed trace prints its problem (with the
+    /// line number) to <paramref name="error"/>, writes nothing to <paramref name="output"/> and returns
+    /// <see cref="Malformed"/>. Each <c>maps</c> also adds the layout it printed to <paramref name="snapshots"/> when
+    /// one is given (for <see cref="LayoutPicture"/>).
     /// </summary>
+    /// <remarks>
+    /// <paramref name="trace"/> is read once, line by line: the validation copies it into a temporary file
+    /// (<see cref="TraceSpool"/>) and the run reads the copy, so memory use does not grow with the trace's length. A
+    /// trace in a file is better given to <see cref="Run(Func{TextReader}, TextWriter, AddressSpaceOptions, TextWriter, ICollection{LayoutSnapshot}?)"/>,
+    /// which reads the file twice and copies nothing.
+    /// </remarks>
+    /// <exception cref="IOException">The temporary copy cannot be written or read.</exception>
     public static int Run(
         TextReader trace, TextWriter output, AddressSpaceOptions options, TextWriter error, ICollection<LayoutSnapshot>? snapshots = null)
     {
-        List<TraceOperation> operations;
+        using var spool = new TraceSpool(trace);
+        return Run(spool.Open, output, options, error, snapshots);
+    }
+
+    /// <summary>
+    /// Validates the trace that <paramref name="openTrace"/> gives, then runs the trace it gives when called again
+    /// (the same text, such as a file opened twice); each reader is disposed after its pass. Returns and prints as
+    /// <see cref="Run(TextReader, TextWriter, AddressSpaceOptions, TextWriter, ICollection{LayoutSnapshot}?)"/>,
+    /// holding one line at a time whatever the trace's length.
+    /// </summary>
+    /// <remarks>A trace that turns malformed between the passes (a file changed meanwhile) stops the run at that line
+    /// with <see cref="Malformed"/>, after the output of the lines before it.</remarks>
+    public static int Run(
+        Func<TextReader> openTrace, TextWriter output, AddressSpaceOptions options, TextWriter error, ICollection<LayoutSnapshot>? snapshots = null)
+    {
+        ArgumentNullException.ThrowIfNull(openTrace);
         try
         {
-            operations = TraceParser.Parse(trace, WindowPages);
+            using (TextReader validation = openTrace())
+            {
+                TraceParser.Validate(validation, WindowPages);
+            }
+
+            using TextReader trace = openTrace();
+            RunOperations(TraceParser.ReadOperations(trace, WindowPages), output, options, snapshots);
+            return Success;
         }
         catch (TraceFormatException e)
         {
             error.WriteLine($"Replay: {e.Message}");
             return Malformed;
         }
+    }
 
+    /// <summary>Applies <paramref name="operations"/>, parsed as they are applied, to a fresh address space.</summary>
+    private static void RunOperations(
+        IEnumerable<TraceOperation> operations, TextWriter output, AddressSpaceOptions options, ICollection<LayoutSnapshot>? snapshots)
+    {
         // The address spaces forked so far, oldest first: the trace runs in the last one, and each parent stays
         // alive and undisposed until the end, as the oracle's parent waits for its child.
         var lineage = new List<AddressSpace> { new(options) };
@@ -85,8 +119,6 @@ public static class TraceRunner
                 lineage[i].Dispose();
             }
         }
-
-        return Success;
     }
 
     /// <summary><c>fork</c>: the child of the running address space becomes the running one.</summary>

@@ -109,8 +109,12 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// Release it with <see cref="VmaEndRead"/>, exactly once.
     /// </summary>
     /// <remarks>
-    /// Advanced: the raw path of the fault handler, for hosts that read <see cref="VmArea"/> fields directly. The
-    /// pointer is valid only until the release; the VMA cannot change meanwhile (writers wait for it), and
+    /// Advanced: the allocation-free raw path of the fault handler. The host reads the VMA through its read-only
+    /// members (<see cref="VmArea.Start"/>, <see cref="VmArea.End"/>, <see cref="VmArea.Flags"/>,
+    /// <see cref="VmArea.Pgoff"/>, <see cref="VmArea.PageProt"/>, <see cref="VmArea.HasAnonVma"/>,
+    /// <see cref="VmArea.Backing"/>, the names, or all at once with <see cref="VmArea.ToInfo"/>); the kernel fields
+    /// behind them are internal. The pointer is valid only until the release; the VMA cannot change meanwhile
+    /// (writers wait for it), and
     /// <see cref="Dispose"/> waits for it too. Hosts that avoid <c>unsafe</c> use <see cref="ReadLockVma"/> or
     /// <see cref="TryGetVma"/>.
     /// </remarks>

@@ -3,9 +3,9 @@ namespace VmaEngine.Vma;
 /// <summary>
 /// The unmanaged part of an address space (<c>struct mm_struct</c>) that VMAs point to through
 /// <see cref="VmArea.VmMm"/> and lock-free readers compare against. It is owned by an <see cref="AddressSpace"/>.
-/// Hosts only read it (through <see cref="AddressSpace.LockVmaUnderRcu"/>'s VMA); the engine writes it.
+/// Internal: hosts see the address space only through <see cref="AddressSpace"/>; the engine alone reads and writes it.
 /// </summary>
-public struct MmStruct
+internal struct MmStruct
 {
     /// <summary>
     /// <c>mm_lock_seq</c>: advanced when mmap_lock is released for write. A VMA whose <see cref="VmArea.VmLockSeq"/>

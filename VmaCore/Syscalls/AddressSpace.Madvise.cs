@@ -227,7 +227,7 @@ public sealed unsafe partial class AddressSpace
         }
 
         // The VMA's name is pinned: a merge may free the VMA, and with it the last reference to the name.
-        AnonVmaName* name = AnonVmaName.Get(vma->AnonName);
+        AnonVmaName* name = AnonVmaName.Get(vma->AnonVmaName);
         Errno error = MadviseUpdateVma(vma, ref prev, start, end, flags, name);
         AnonVmaName.Put(name);
         return error == Errno.ENOMEM ? Errno.EAGAIN : error;
@@ -250,7 +250,7 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     private Errno MadviseUpdateVma(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags flags, AnonVmaName* name)
     {
-        if (flags == vma->VmFlags && AnonVmaName.Equal(vma->AnonName, name))
+        if (flags == vma->VmFlags && AnonVmaName.Equal(vma->AnonVmaName, name))
         {
             prev = vma;
             return Errno.None;
@@ -274,13 +274,13 @@ public sealed unsafe partial class AddressSpace
     /// <summary><c>replace_anon_vma_name</c>: points the (write-locked) VMA at <paramref name="name"/>, moving references.</summary>
     private static void ReplaceAnonVmaName(VmArea* vma, AnonVmaName* name)
     {
-        AnonVmaName* old = vma->AnonName;
+        AnonVmaName* old = vma->AnonVmaName;
         if (name != null && AnonVmaName.Equal(old, name))
         {
             return;
         }
 
-        vma->AnonName = AnonVmaName.Get(name);
+        vma->AnonVmaName = AnonVmaName.Get(name);
         AnonVmaName.Put(old);
     }
 }

@@ -141,7 +141,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.None;
         }
 
-        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonName, out Errno error);
+        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonVmaName, out Errno error);
         if (target == null)
         {
             // The kernel leaves *prev at the VMA on failure; the walk stops anyway.

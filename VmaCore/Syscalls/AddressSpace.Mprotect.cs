@@ -145,7 +145,7 @@ public sealed unsafe partial class AddressSpace
             newFlags &= ~VmFlags.Account;
         }
 
-        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonName, out Errno error);
+        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonVmaName, out Errno error);
         if (target == null)
         {
             return error;
@@ -170,7 +170,7 @@ public sealed unsafe partial class AddressSpace
     private VmArea* ApplyFlags(VmArea* vma, VmArea* prev, ulong start, ulong end, VmFlags newFlags, AnonVmaName* name, out Errno error)
     {
         var vmi = new VmaIterator(this, start);
-        VmArea* target = AnonVmaName.Equal(name, vma->AnonName)
+        VmArea* target = AnonVmaName.Equal(name, vma->AnonVmaName)
             ? ModifyFlags(ref vmi, prev, vma, start, end, newFlags, out error)
             : ModifyFlagsName(ref vmi, prev, vma, start, end, newFlags, name, out error);
         if (target == null)

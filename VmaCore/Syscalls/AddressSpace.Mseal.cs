@@ -98,7 +98,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.None;
         }
 
-        VmArea* target = mm.ApplyFlags(vma, prev, start, end, newFlags, vma->AnonName, out Errno error);
+        VmArea* target = mm.ApplyFlags(vma, prev, start, end, newFlags, vma->AnonVmaName, out Errno error);
         if (target == null)
         {
             prev = vma;

@@ -105,8 +105,8 @@ public sealed unsafe class ForkTests
         Assert.That((nint)At(child, 40)->VmFile, Is.EqualTo((nint)At(parent, 40)->VmFile), "the file is shared");
         Assert.That(At(parent, 40)->VmFile->RefCount, Is.EqualTo(3), "the registry's handle, the parent's VMA and the child's");
         Assert.That((nint)At(child, 50)->VmFile, Is.EqualTo((nint)At(parent, 50)->VmFile), "the shared anonymous object is shared");
-        Assert.That((nint)At(child, 28)->AnonName, Is.EqualTo((nint)At(parent, 28)->AnonName), "the name is shared");
-        Assert.That(At(parent, 28)->AnonName->RefCount, Is.EqualTo(2));
+        Assert.That((nint)At(child, 28)->AnonVmaName, Is.EqualTo((nint)At(parent, 28)->AnonVmaName), "the name is shared");
+        Assert.That(At(parent, 28)->AnonVmaName->RefCount, Is.EqualTo(2));
         child.Tree.Validate();
     }
 
