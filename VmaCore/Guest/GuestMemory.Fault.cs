@@ -1,3 +1,5 @@
+using System;
+using System.Runtime.CompilerServices;
 using VmaEngine.Native;
 
 namespace VmaEngine.Vma.Guest;
@@ -29,7 +31,7 @@ public sealed unsafe partial class GuestMemory
     /// </summary>
     public Errno Madvise(ulong address, ulong length, DropAdvice advice)
     {
-        if (!System.Enum.IsDefined(advice) || (address & ~MmConstants.PageMask) != 0)
+        if (!Enum.IsDefined(advice) || (address & ~MmConstants.PageMask) != 0)
         {
             return Errno.EINVAL;
         }
@@ -48,8 +50,30 @@ public sealed unsafe partial class GuestMemory
     }
 
     /// <summary>
+    /// <see cref="Translate"/> when the cached entry did not allow the access: checks the access, then, when no entry
+    /// was cached, looks the page up in the table's run map and caches it, or classifies the hole.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TranslateStatus TranslateSlowly(ulong guestAddress, FaultAccess access, TranslateStatus cached, out nint hostAddress)
+    {
+        if ((uint)access > (uint)FaultAccess.Execute)
+        {
+            throw new ArgumentOutOfRangeException(nameof(access), access, $"{nameof(FaultAccess)} must be Read, Write or Execute.");
+        }
+
+        hostAddress = 0;
+        if (cached != TranslateStatus.Unmapped)
+        {
+            return cached;
+        }
+
+        TranslateStatus status = _table.Install(guestAddress, access, Space.GuardPages, out hostAddress);
+        return status == TranslateStatus.Unmapped ? ClassifyUnmapped(guestAddress) : status;
+    }
+
+    /// <summary>
     /// Classifies a page the table shows as unmapped: below a stack VMA (<c>VM_GROWSDOWN</c>) a fault may grow the
-    /// stack, elsewhere it is SEGV_MAPERR.
+    /// stack, elsewhere (a guard page too) it is SEGV_MAPERR.
     /// </summary>
     private TranslateStatus ClassifyUnmapped(ulong guestAddress)
     {
@@ -68,6 +92,21 @@ public sealed unsafe partial class GuestMemory
         {
             Space.MmapLock.ReadUnlock();
         }
+    }
+
+    /// <summary>
+    /// <see cref="AddressSpace.Madvise"/> for <see cref="Madvise(ulong, ulong, Advice)"/>: after
+    /// <see cref="Advice.GuardInstall"/> the cached entries of the range go, so the guard pages fault.
+    /// </summary>
+    private Errno MadviseUnmirrored(ulong address, ulong length, Advice advice)
+    {
+        Errno error = Space.Madvise(address, length, advice);
+        if (advice == Advice.GuardInstall)
+        {
+            _table.Invalidate(Math.Clamp(address, Low, High), Math.Clamp(SaturatingEnd(address, length), Low, High));
+        }
+
+        return error;
     }
 
     /// <summary>The walk of <see cref="Madvise(ulong, ulong, DropAdvice)"/> under <see cref="_gate"/>: checks each VMA, then drops its part.</summary>
@@ -95,8 +134,8 @@ public sealed unsafe partial class GuestMemory
                     return Errno.EINVAL;
                 }
 
-                ulong from = System.Math.Max(start, cursor);
-                ulong to = System.Math.Min(vmaEnd, end);
+                ulong from = Math.Max(start, cursor);
+                ulong to = Math.Min(vmaEnd, end);
                 HostMapping.DropPages(HostAddressOf(from), (nuint)(to - from));
                 cursor = to;
             }

@@ -55,7 +55,7 @@ public sealed partial class GuestMemory
     public Errno Mprotect(ulong address, ulong length, Prot prot) => MirrorKnown(address, length, () => Space.Mprotect(address, length, prot));
 
     /// <summary><see cref="AddressSpace.Madvise"/> of an advice that changes VMA flags; splits and merges are mirrored.</summary>
-    public Errno Madvise(ulong address, ulong length, Advice advice) => MirrorKnown(address, length, () => Space.Madvise(address, length, advice));
+    public Errno Madvise(ulong address, ulong length, Advice advice) => MirrorKnown(address, length, () => MadviseUnmirrored(address, length, advice));
 
     /// <summary><see cref="AddressSpace.Mlock"/>; population may give VMAs their anon_vma, which opens them.</summary>
     public Errno Mlock(ulong address, ulong length) => MirrorKnown(address, length, () => Space.Mlock(address, length));

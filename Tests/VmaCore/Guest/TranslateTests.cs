@@ -103,16 +103,6 @@ public sealed class TranslateTests
     }
 
     [Test]
-    public void TableMemory_IsAtMostHalfAPercentOfDenseMappedMemory()
-    {
-        using GuestMemory guest = Create();
-        const int pages = 16_384;
-        MapReadWrite(guest, At(0), pages);
-        Assert.That(guest.TranslationTableBytes, Is.GreaterThan(0UL));
-        Assert.That(guest.TranslationTableBytes, Is.LessThanOrEqualTo(pages * Page / 200));
-    }
-
-    [Test]
     public void Constructor_RejectsOptionsThatMapOutsideTheRange()
     {
         Assert.Throws<System.ArgumentException>(() => new GuestMemory(Low, High, new AddressSpaceOptions()));
