@@ -159,14 +159,14 @@ internal sealed unsafe partial class KmemCache
     }
 
     /// <summary>
-    /// Discards empty slabs from the cold end of the list: all beyond <see cref="SlabGeometry.MaxEmptySlabs"/>, and
-    /// those beyond <see cref="SlabGeometry.MinEmptySlabs"/> that have been empty for
+    /// Discards empty slabs from the cold end of the list: all beyond <see cref="EmptySlabsKeptLocked"/>, and those
+    /// beyond <see cref="SlabGeometry.MinEmptySlabs"/> that have been empty for
     /// <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>. Arms the reap timer while a surplus remains.
     /// </summary>
     private void TrimEmptySlabsLocked(long now)
     {
         while (_empty.Count > _geometry.MinEmptySlabs
-            && (_empty.Count > _geometry.MaxEmptySlabs || now - _empty.Tail->EmptySince >= SlabGeometry.EmptySlabDecayMilliseconds))
+            && (_empty.Count > EmptySlabsKeptLocked() || now - _empty.Tail->EmptySince >= SlabGeometry.EmptySlabDecayMilliseconds))
         {
             SlabHeader* cold = _empty.Tail;
             _empty.Remove(cold);
@@ -178,6 +178,15 @@ internal sealed unsafe partial class KmemCache
             ArmReapTimer();
         }
     }
+
+    /// <summary>
+    /// How many empty slabs may wait for the decay rather than go back at once: <see cref="SlabGeometry.MaxEmptySlabs"/>,
+    /// or as many as the slabs holding objects when those are more. A workload that frees and reallocates a large
+    /// share of its objects in a loop (a process that forks and exits, or an address space built and torn down) then
+    /// reuses committed slabs instead of paying a syscall, a TLB shootdown and page faults per slab and round, and
+    /// the cache never holds more than twice its live slabs (plus the fixed band) for longer than the decay.
+    /// </summary>
+    private long EmptySlabsKeptLocked() => Math.Max(_geometry.MaxEmptySlabs, _slabs - _empty.Count);
 
     /// <summary>Discards every empty slab.</summary>
     private void DiscardEmptySlabsLocked()
