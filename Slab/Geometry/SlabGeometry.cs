@@ -162,7 +162,7 @@ internal sealed class SlabGeometry
 
     /// <summary>
     /// The most empty slabs a cache keeps while few slabs hold objects, 1 MiB of them or four times the reserve:
-    /// beyond this many (and beyond as many as the slabs holding objects), an emptied slab goes back to the OS at
+    /// beyond this many (and beyond twice the slabs holding objects), an emptied slab goes back to the OS at
     /// once; between <see cref="MinEmptySlabs"/> and this, after <see cref="EmptySlabDecayMilliseconds"/>.
     /// </summary>
     public int MaxEmptySlabs => Math.Max(4 * MinEmptySlabs, (int)(MaxDecayingBytes >> SlabShift));
