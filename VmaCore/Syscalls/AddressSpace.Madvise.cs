@@ -1,4 +1,5 @@
 using System;
+using VmaEngine.Vma.Tree;
 
 namespace VmaEngine.Vma;
 
@@ -11,9 +12,6 @@ namespace VmaEngine.Vma;
 /// </summary>
 public sealed unsafe partial class AddressSpace
 {
-    /// <summary>What a walk step does to one VMA's part [start, end); <paramref name="prev"/> is updated.</summary>
-    private delegate Errno MadviseVisitor(VmArea* vma, ref VmArea* prev, ulong start, ulong end);
-
     /// <summary>
     /// madvise: applies <paramref name="advice"/> to [address, address + length). EINVAL for an unknown advice, an
     /// unaligned address or a wrapping range, or an advice a VMA does not allow (for example dontneed on locked
@@ -57,8 +55,7 @@ public sealed unsafe partial class AddressSpace
         MmapLock.WriteLock();
         try
         {
-            return MadviseWalkVmas(address, end, (VmArea* vma, ref VmArea* prev, ulong start, ulong stop) =>
-                MadviseVmaBehavior(vma, ref prev, start, stop, advice));
+            return MadviseWalkVmas(address, end, &MadviseVmaBehavior, (nint)advice);
         }
         finally
         {
@@ -90,13 +87,17 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// <c>madvise_walk_vmas</c>: visits the mapped parts of [start, end) in order, skipping holes; stops at the first
-    /// error; ENOMEM at the end if there was a hole.
+    /// error; ENOMEM at the end if there was a hole. <paramref name="visit"/> changes one VMA's part [start, end)
+    /// with <paramref name="argument"/> and updates the previous VMA. Lookups start from the leaf of the last store
+    /// (mmap_lock is held for write), which is usually right there.
     /// </summary>
-    private Errno MadviseWalkVmas(ulong start, ulong end, MadviseVisitor visit)
+    private Errno MadviseWalkVmas(ulong start, ulong end,
+        delegate*<AddressSpace, VmArea*, ref VmArea*, ulong, ulong, nint, Errno> visit, nint argument)
     {
         Errno unmappedError = Errno.None;
-        VmArea* vma = Tree.FindAtOrAfter(start, ulong.MaxValue, out _, out _);
-        VmArea* prev = vma != null && start > vma->VmStart ? vma : Tree.FindBefore(start, 0, out _, out _);
+        LeafHint hint = Tree.StoreHint;
+        VmArea* vma = Tree.FindAtOrAfter(start, ulong.MaxValue, ref hint, out _, out _);
+        VmArea* prev = vma != null && start > vma->VmStart ? vma : Tree.FindBefore(start, 0, ref hint, out _, out _);
         while (true)
         {
             if (vma == null)
@@ -115,7 +116,7 @@ public sealed unsafe partial class AddressSpace
             }
 
             ulong tmp = vma->VmEnd < end ? vma->VmEnd : end;
-            Errno error = visit(vma, ref prev, start, tmp);
+            Errno error = visit(this, vma, ref prev, start, tmp, argument);
             if (error != Errno.None)
             {
                 return error;
@@ -132,7 +133,8 @@ public sealed unsafe partial class AddressSpace
                 break;
             }
 
-            vma = Tree.FindAtOrAfter(prev != null ? prev->VmEnd : start, ulong.MaxValue, out _, out _);
+            hint = Tree.StoreHint;
+            vma = Tree.FindAtOrAfter(prev != null ? prev->VmEnd : start, ulong.MaxValue, ref hint, out _, out _);
         }
 
         return unmappedError;
@@ -142,10 +144,11 @@ public sealed unsafe partial class AddressSpace
     /// <c>madvise_vma_behavior</c>: EPERM where the seal forbids the advice; the page-only advices check the VMA and
     /// leave it as it is (<see cref="MadvisePagesOnly"/>); the flag-changing ones compute the new flags (or EINVAL
     /// where the VMA does not allow the advice), then <see cref="MadviseUpdateVma"/> keeping the VMA's name;
-    /// allocation failure is EAGAIN.
+    /// allocation failure is EAGAIN. <paramref name="argument"/> is the <see cref="Advice"/>.
     /// </summary>
-    private Errno MadviseVmaBehavior(VmArea* vma, ref VmArea* prev, ulong start, ulong end, Advice advice)
+    private static Errno MadviseVmaBehavior(AddressSpace mm, VmArea* vma, ref VmArea* prev, ulong start, ulong end, nint argument)
     {
+        var advice = (Advice)argument;
         if (!CanModifyVmaMadvise(vma, advice))
         {
             return Errno.EPERM;
@@ -154,7 +157,7 @@ public sealed unsafe partial class AddressSpace
         if (!ChangesVmFlags(advice))
         {
             prev = vma;
-            return MadvisePagesOnly(vma, start, end, advice);
+            return mm.MadvisePagesOnly(vma, start, end, advice);
         }
 
         VmFlags flags = vma->VmFlags;
@@ -228,7 +231,7 @@ public sealed unsafe partial class AddressSpace
 
         // The VMA's name is pinned: a merge may free the VMA, and with it the last reference to the name.
         AnonVmaName* name = AnonVmaName.Get(vma->AnonVmaName);
-        Errno error = MadviseUpdateVma(vma, ref prev, start, end, flags, name);
+        Errno error = mm.MadviseUpdateVma(vma, ref prev, start, end, flags, name);
         AnonVmaName.Put(name);
         return error == Errno.ENOMEM ? Errno.EAGAIN : error;
     }
