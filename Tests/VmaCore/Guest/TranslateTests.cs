@@ -102,6 +102,19 @@ public sealed class TranslateTests
         Assert.That(HostMaps.PermissionsAt(guest.HostAddressOf(At(0))), Is.EqualTo("r--"), "the host page is not executable");
     }
 
+    [TestCase(3)]
+    [TestCase(4)]
+    [TestCase(67)]
+    [TestCase(-1)]
+    public void UndefinedAccess_ThrowsEvenOnACachedPage(int access)
+    {
+        using GuestMemory guest = Create();
+        MapReadWrite(guest, At(0), 1);
+        Write(guest, At(0), 1);
+        Assert.Throws<System.ArgumentOutOfRangeException>(() => guest.Translate(At(0), (FaultAccess)access, out _));
+        Assert.Throws<System.ArgumentOutOfRangeException>(() => guest.Translate(At(7), (FaultAccess)access, out _), "an unmapped page");
+    }
+
     [Test]
     public void Constructor_RejectsOptionsThatMapOutsideTheRange()
     {
