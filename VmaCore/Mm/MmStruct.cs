@@ -23,6 +23,19 @@ public struct MmStruct
     /// </summary>
     public VmFlags DefFlags;
 
+    /// <summary>
+    /// <c>total_vm</c>, <c>exec_vm</c>, <c>stack_vm</c> and <c>data_vm</c> (<c>vm_stat_account</c>); written under
+    /// mmap_lock for write, read by <see cref="AddressSpace.Counters"/> without it, as <c>/proc/pid/status</c> reads them.
+    /// </summary>
+    internal VmStat Stat;
+
+    /// <summary>
+    /// <c>locked_vm</c>: pages made VM_LOCKED by mlock, mlockall, MAP_LOCKED or <c>def_flags</c>, as the kernel counts
+    /// them (not always the pages of the VM_LOCKED VMAs: see <see cref="AddressSpace.Counters"/>). Written under
+    /// mmap_lock for write.
+    /// </summary>
+    internal ulong LockedVm;
+
     /// <summary>A number unique among live address spaces, for diagnostics.</summary>
     public long Id;
 
