@@ -140,6 +140,25 @@ public sealed class MmCountersTests
         Assert.That(space.Counters, Is.EqualTo(Counters(12, data: 8)));
     }
 
+    /// <summary>
+    /// <c>mlockall(MCL_FUTURE)</c> then MAP_DROPPABLE: stock v6.15's <c>__mmap_complete</c> clears VM_LOCKED only
+    /// from VM_SPECIAL, DAX and hugetlb mappings, so the droppable VMA is locked and counted. Upstream commit
+    /// d239462787b0 ("mm: prevent droppable mappings from being locked", 2026, in the stable kernels since) added
+    /// VM_DROPPABLE there: the oracle machine's 6.18.44 leaves such a VMA unlocked and VmLck unchanged. The engine
+    /// follows v6.15; no corpus trace or fuzz case maps droppable memory, so the difference is not yet a profile option.
+    /// </summary>
+    [Test]
+    public void DroppableMappingUnderMclFutureIsLockedAndCountedAsInV615()
+    {
+        using var space = new AddressSpace();
+        Assert.That(space.Mlockall(MlockallFlags.Future), Is.EqualTo(Errno.None));
+        Assert.That(space.Mmap(P(0), L(4), Rw, MapFlags.Droppable | MapFlags.Anonymous | MapFlags.Fixed, out _), Is.EqualTo(Errno.None));
+        Assert.That(LockedPagesOfVmas(space), Is.EqualTo(4UL));
+        Assert.That(space.Counters, Is.EqualTo(Counters(4, locked: 4, data: 4)));
+        Assert.That(space.Munlockall(), Is.EqualTo(Errno.None));
+        Assert.That(space.Counters.LockedVm, Is.EqualTo(4UL), "mlock_fixup leaves VM_DROPPABLE VMAs alone, locked or not");
+    }
+
     [Test]
     public void MunmapUncountsTheUnmappedPartOnly()
     {
