@@ -82,6 +82,31 @@ public sealed unsafe partial class AddressSpace : IDisposable
         }
     }
 
+    /// <summary>
+    /// The mm's memory counters (<c>total_vm</c>, <c>locked_vm</c>, <c>pinned_vm</c>, <c>data_vm</c>, <c>exec_vm</c>,
+    /// <c>stack_vm</c>), in pages, as <c>/proc/PID/status</c> shows them (<see cref="MmCounters"/>). Read without
+    /// mmap_lock, as the kernel reads them: while a system call runs on another thread the fields may come from
+    /// before and after it.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
+    public MmCounters Counters
+    {
+        get
+        {
+            using (Rcu.Read())
+            {
+                ThrowIfDisposed();
+                return new MmCounters(
+                    TotalVm: Volatile.Read(ref _mm->Stat.TotalVm),
+                    LockedVm: Volatile.Read(ref _mm->LockedVm),
+                    PinnedVm: 0,
+                    DataVm: Volatile.Read(ref _mm->Stat.DataVm),
+                    ExecVm: Volatile.Read(ref _mm->Stat.ExecVm),
+                    StackVm: Volatile.Read(ref _mm->Stat.StackVm));
+            }
+        }
+    }
+
     /// <summary>Injects allocation failures, for tests (reached through InternalsVisibleTo).</summary>
     internal FaultInjection Faults { get; } = new();
 

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace VmaEngine.Vma;
 
 /// <summary>
@@ -23,8 +25,29 @@ internal struct MmStruct
     /// </summary>
     public VmFlags DefFlags;
 
+    /// <summary>
+    /// <c>total_vm</c>, <c>exec_vm</c>, <c>stack_vm</c> and <c>data_vm</c> (<c>vm_stat_account</c>); written under
+    /// mmap_lock for write, read by <see cref="AddressSpace.Counters"/> without it, as <c>/proc/pid/status</c> reads them.
+    /// </summary>
+    [UnscopedRef]
+    internal ref VmStat Stat => ref _stat;
+
+    /// <summary>
+    /// <c>locked_vm</c>: pages made VM_LOCKED by mlock, mlockall, MAP_LOCKED or <c>def_flags</c>, as the kernel counts
+    /// them (not always the pages of the VM_LOCKED VMAs: see <see cref="AddressSpace.Counters"/>). Written under
+    /// mmap_lock for write.
+    /// </summary>
+    [UnscopedRef]
+    internal ref ulong LockedVm => ref _lockedVm;
+
     /// <summary>A number unique among live address spaces, for diagnostics.</summary>
     public long Id;
+
+    /// <summary>The storage of <see cref="Stat"/>.</summary>
+    private VmStat _stat;
+
+    /// <summary>The storage of <see cref="LockedVm"/>.</summary>
+    private ulong _lockedVm;
 
     /// <summary>The storage of <see cref="WriterWaitHandle"/>, kept at the end of the struct.</summary>
     private nint _writerWaitHandle;

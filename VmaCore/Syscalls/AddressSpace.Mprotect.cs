@@ -116,7 +116,8 @@ public sealed unsafe partial class AddressSpace
     /// <summary>
     /// <c>mprotect_fixup</c>: applies <paramref name="newFlags"/> to [start, end) of <paramref name="vma"/>. Turning a
     /// private mapping writable charges it (VM_ACCOUNT); making a never-faulted anonymous range read-only drops the
-    /// charge. EPERM on a sealed VMA. On return <paramref name="prev"/> is the VMA now covering the range.
+    /// charge. The pages move between the <c>vm_stat_account</c> classes of the old and new flags. EPERM on a sealed
+    /// VMA. On return <paramref name="prev"/> is the VMA now covering the range.
     /// </summary>
     private Errno MprotectFixup(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags newFlags)
     {
@@ -152,6 +153,9 @@ public sealed unsafe partial class AddressSpace
         }
 
         prev = target;
+        long pages = (long)((end - start) >> MmConstants.PageShift);
+        _mm->Stat.Account(oldFlags, -pages);
+        _mm->Stat.Account(newFlags, pages);
 
         // A locked private VMA becoming writable is populated at once to break COW (populate_vma_page_range).
         if ((oldFlags & (VmFlags.Write | VmFlags.Shared | VmFlags.Locked)) == VmFlags.Locked && (newFlags & VmFlags.Write) != 0)
