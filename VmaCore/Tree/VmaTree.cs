@@ -23,9 +23,11 @@ namespace VmaEngine.Vma.Tree;
 /// overloads with a <see cref="LeafHint"/> only under mmap_lock). The writer never changes a pivot or the
 /// layout of a node a reader can reach: it builds new nodes for the part of the tree that changes and publishes
 /// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
-/// the same. The only in-place writes are single-pointer stores of an entry over exactly one existing slot, and
-/// the gap values, which readers never read. A reader therefore sees, for each address, the entry before or after
-/// a store. Replaced nodes are reused by later stores, or freed to the slab, only after a grace period (see
+/// the same. The only in-place writes are the slot stores of the maple tree's RCU mode (an entry swapped over
+/// exactly one slot, or an entry swapped and then the pivot beside it moved, both release stores), and the gap
+/// values, which readers never read. Readers read each pivot before the entry it leads to (by an address that
+/// depends on it, or with acquire), so a reader sees, for each address, the entry before or after a store; the
+/// bounds it reports around a new entry may still be the old, narrower ones, as in the kernel. Replaced nodes are reused by later stores, or freed to the slab, only after a grace period (see
 /// <see cref="Recycle"/>).
 /// </para>
 /// <para>
@@ -135,10 +137,10 @@ internal sealed unsafe partial class VmaTree : IDisposable
         ulong index = address;
         while (LookupLeaf(index, ref hint, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
         {
-            ulong first = VmaTreeNode.SlotMin(leaf, i, min);
+            ulong first = VmaTreeNode.SlotMinAcquire(leaf, i, min);
             for (; i <= leaf->End && first < limit; i++)
             {
-                ulong last = VmaTreeNode.SlotMax(leaf, i, max);
+                ulong last = VmaTreeNode.SlotMaxAcquire(leaf, i, max);
                 VmArea* vma = (VmArea*)Volatile.Read(ref leaf->LeafSlot[i]);
                 if (vma != null)
                 {
@@ -185,10 +187,10 @@ internal sealed unsafe partial class VmaTree : IDisposable
         ulong index = address - 1;
         while (address != 0 && LookupLeaf(index, ref hint, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
         {
-            ulong last = VmaTreeNode.SlotMax(leaf, i, max);
+            ulong last = VmaTreeNode.SlotMaxAcquire(leaf, i, max);
             for (; i >= 0 && last >= limit; i--)
             {
-                ulong first = VmaTreeNode.SlotMin(leaf, i, min);
+                ulong first = VmaTreeNode.SlotMinAcquire(leaf, i, min);
                 VmArea* vma = (VmArea*)Volatile.Read(ref leaf->LeafSlot[i]);
                 if (vma != null)
                 {
