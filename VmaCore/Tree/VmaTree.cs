@@ -82,6 +82,9 @@ internal sealed unsafe partial class VmaTree : IDisposable
     /// <summary>The number of stored ranges.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>The version <see cref="LeafHint"/>s are checked against (stable under mmap_lock).</summary>
+    internal ulong Version => _version;
+
     /// <summary>The number of node levels: 0 when empty, 1 when the root is a leaf.</summary>
     internal int Height => _height;
 
