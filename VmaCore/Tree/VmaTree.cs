@@ -20,15 +20,15 @@ namespace VmaEngine.Vma.Tree;
 /// <see cref="FindEmptyAreaRev"/>. Readers run <see cref="Load"/>,
 /// <see cref="FindAtOrAfter(ulong, ulong, out ulong, out ulong)"/> and
 /// <see cref="FindBefore(ulong, ulong, out ulong, out ulong)"/> with no lock, inside an RCU read-side section (the
-/// overloads with a <see cref="LeafHint"/> only under mmap_lock). The writer never changes a pivot or the
-/// layout of a node a reader can reach: it builds new nodes for the part of the tree that changes and publishes
-/// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
-/// the same. The only in-place writes are the slot stores of the maple tree's RCU mode (an entry swapped over
-/// exactly one slot, or an entry swapped and then the pivot beside it moved, both release stores), and the gap
-/// values, which readers never read. Readers read each pivot before the entry it leads to (by an address that
-/// depends on it, or with acquire), so a reader sees, for each address, the entry before or after a store; the
-/// bounds it reports around a new entry may still be the old, narrower ones, as in the kernel. Replaced nodes are reused by later stores, or freed to the slab, only after a grace period (see
-/// <see cref="Recycle"/>).
+/// overloads with a <see cref="LeafHint"/> only under mmap_lock). The writer never changes the layout (the slot
+/// count and bounds) of a node a reader can reach: it builds new nodes for the part of the tree that changes and
+/// publishes them with one release store, of the root pointer or of a child pointer in an unchanged parent whose
+/// range stays the same. The only in-place writes are the slot stores of the maple tree's RCU mode (an entry
+/// swapped over exactly one slot, or an entry swapped and then the pivot beside it moved, both release stores),
+/// and the gap values, which readers never read. Readers read each pivot before the entry it leads to (by an
+/// address that depends on it, or with acquire), so a reader sees, for each address, the entry before or after a
+/// store; the bounds it reports around a new entry may still be the old, narrower ones, as in the kernel. Replaced
+/// nodes are reused by later stores, or freed to the slab, only after a grace period (see <see cref="Recycle"/>).
 /// </para>
 /// <para>
 /// Invariants: all leaves are at the same depth; a non-root node holds at least
