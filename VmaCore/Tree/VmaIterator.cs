@@ -354,16 +354,11 @@ internal unsafe struct VmaIterator
     /// <summary>The range containing <paramref name="address"/>: its VMA, or null and the bounds of the gap.</summary>
     private VmArea* RangeAt(ulong address, out ulong start, out ulong end)
     {
-        VmArea* vma = FindAtOrAfter(address, Top, out ulong vmaStart, out ulong vmaEnd);
-        if (vma != null && vmaStart <= address)
-        {
-            start = vmaStart;
-            end = vmaEnd;
-            return vma;
-        }
-
-        end = vma != null ? vmaStart : Top;
-        start = FindBefore(address, out _, out ulong prevEnd) != null ? prevEnd : 0;
-        return null;
+        LeafHint before = TakeHintFor(address);
+        VmArea* vma = Tree.RangeAt(address, ref _hint, out start, out ulong last);
+        KeepPreviousHint(before);
+        Debug.Assert(vma == null || last != ulong.MaxValue, "a stored range ends at 2^64");
+        end = last == ulong.MaxValue ? Top : last + 1;
+        return vma;
     }
 }

@@ -223,6 +223,26 @@ internal sealed unsafe partial class VmaTree : IDisposable
     }
 
     /// <summary>
+    /// The entry covering <paramref name="index"/>, or null for a free range, and the bounds [<paramref name="first"/>,
+    /// <paramref name="last"/>] of its range, starting from <paramref name="hint"/>'s leaf when it is current and
+    /// covers the index. A free range is always one whole slot, so its bounds are the whole gap. For mmap_lock
+    /// holders only (see <see cref="LeafHint"/>).
+    /// </summary>
+    public VmArea* RangeAt(ulong index, ref LeafHint hint, out ulong first, out ulong last)
+    {
+        if (!LookupLeaf(index, ref hint, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
+        {
+            first = 0;
+            last = ulong.MaxValue;
+            return null;
+        }
+
+        first = VmaTreeNode.SlotMin(leaf, i, min);
+        last = VmaTreeNode.SlotMax(leaf, i, max);
+        return (VmArea*)leaf->LeafSlot[i];
+    }
+
+    /// <summary>
     /// Reserves what a store of [start, end) needs (<c>mas_preallocate</c>): the worst-case node count, taken from the
     /// slab into this tree's pool (which keeps what earlier stores left unused, up to that count). False (ENOMEM)
     /// changes nothing: the nodes taken by this call go back.
@@ -367,16 +387,8 @@ internal sealed unsafe partial class VmaTree : IDisposable
     /// <summary>The entry covering <paramref name="index"/> and the bounds of its range; the whole space when empty.</summary>
     private VmArea* FindRange(ulong index, out ulong first, out ulong last)
     {
-        if (!LookupLeaf(index, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
-        {
-            first = 0;
-            last = ulong.MaxValue;
-            return null;
-        }
-
-        first = VmaTreeNode.SlotMin(leaf, i, min);
-        last = VmaTreeNode.SlotMax(leaf, i, max);
-        return (VmArea*)leaf->LeafSlot[i];
+        LeafHint none = default;
+        return RangeAt(index, ref none, out first, out last);
     }
 
     /// <summary>Takes a node from the preallocation pool.</summary>
