@@ -41,6 +41,9 @@ public sealed partial class GuestMemory : IDisposable
     /// <summary>The page runs of the range being mirrored (reused: the writer is single).</summary>
     private readonly List<MirrorRun> _runs = [];
 
+    /// <summary>Every host memory call this object makes goes through here (a fork child's are its parent's until it is built).</summary>
+    private HostCalls _host;
+
     private bool _disposed;
 
     /// <summary>
@@ -60,7 +63,8 @@ public sealed partial class GuestMemory : IDisposable
         Low = low;
         High = high;
         HostProtectionOf = hostProtection ?? SameProtection;
-        HostBase = HostMapping.Reserve((nuint)(high - low));
+        _host = new HostCalls();
+        HostBase = _host.Reserve((nuint)(high - low));
         try
         {
             _table = new TranslationTable(low, high - low, HostBase);
@@ -72,6 +76,31 @@ public sealed partial class GuestMemory : IDisposable
         }
 
         Space = new AddressSpace(options);
+    }
+
+    /// <summary>
+    /// A fork child of <paramref name="parent"/>: <paramref name="space"/> (the engine's child) over a new host
+    /// reservation of the parent's range, with nothing mapped yet, making its host calls through the parent's
+    /// <see cref="HostCalls"/> until the fork gives it its own. The caller disposes <paramref name="space"/> if this throws.
+    /// </summary>
+    private GuestMemory(GuestMemory parent, AddressSpace space)
+    {
+        Low = parent.Low;
+        High = parent.High;
+        HostProtectionOf = parent.HostProtectionOf;
+        _host = parent._host;
+        HostBase = _host.Reserve((nuint)(High - Low));
+        try
+        {
+            _table = new TranslationTable(Low, High - Low, HostBase);
+        }
+        catch
+        {
+            HostMapping.Release(HostBase, (nuint)(High - Low));
+            throw;
+        }
+
+        Space = space;
     }
 
     /// <summary>The engine: read it freely, change it only through this object.</summary>
@@ -88,6 +117,9 @@ public sealed partial class GuestMemory : IDisposable
 
     /// <summary>The host protection given to pages the guest may access with the given rights.</summary>
     public Func<Prot, HostProtection> HostProtectionOf { get; }
+
+    /// <summary>The door of this object's host calls, where tests inject failures.</summary>
+    internal HostCalls HostCalls => _host;
 
     /// <summary>The host memory the translation table holds now.</summary>
     public ulong TranslationTableBytes

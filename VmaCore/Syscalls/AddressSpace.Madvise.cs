@@ -26,12 +26,21 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Madvise(ulong address, ulong length, Advice advice) =>
-        VmaMetrics.Syscall("madvise", MadviseUncounted(address, length, advice));
+        VmaMetrics.Syscall("madvise", MadviseUncounted(address, length, advice, out _));
+
+    /// <summary>
+    /// <see cref="Madvise(ulong, ulong, Advice)"/>, also reporting where the walk stopped: the advice was applied to
+    /// every mapped part of [<paramref name="address"/>, <paramref name="advisedEnd"/>) and to nothing above it (the
+    /// end of the range, or the start of the part that failed). For a backed space, which drops host pages exactly there.
+    /// </summary>
+    internal Errno Madvise(ulong address, ulong length, Advice advice, out ulong advisedEnd) =>
+        VmaMetrics.Syscall("madvise", MadviseUncounted(address, length, advice, out advisedEnd));
 
     /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
-    private Errno MadviseUncounted(ulong address, ulong length, Advice advice)
+    private Errno MadviseUncounted(ulong address, ulong length, Advice advice, out ulong advisedEnd)
     {
         ThrowIfDisposed();
+        advisedEnd = address;
         // madvise_behavior_valid: the memory-failure advices exist only with CONFIG_MEMORY_FAILURE.
         if (!Enum.IsDefined(advice) || (advice is Advice.HwPoison or Advice.SoftOffline && !Options.MemoryFailure))
         {
@@ -54,15 +63,21 @@ public sealed unsafe partial class AddressSpace
             return MadvisePopulate(address, end, advice == Advice.PopulateWrite);
         }
 
+        ulong advised = address;
         MmapLock.WriteLock();
         try
         {
             return MadviseWalkVmas(address, end, (VmArea* vma, ref VmArea* prev, ulong start, ulong stop) =>
-                MadviseVmaBehavior(vma, ref prev, start, stop, advice));
+            {
+                Errno visited = MadviseVmaBehavior(vma, ref prev, start, stop, advice);
+                advised = visited == Errno.None ? stop : advised;
+                return visited;
+            });
         }
         finally
         {
             MmapLock.WriteUnlock();
+            advisedEnd = advised;
         }
     }
 
