@@ -74,13 +74,13 @@ public sealed class GuestMemoryRandomTests
         }
     }
 
-    /// <summary>Every page of the window translates as its VMA says, for every access.</summary>
-    private static void CheckTable(GuestMemory guest, bool zeroPage, string context)
+    /// <summary>Every page of [<paramref name="start"/>, +<paramref name="pages"/>) (default: the window) translates as its VMA says, for every access.</summary>
+    internal static void CheckTable(GuestMemory guest, bool zeroPage, string context, ulong start = Window, int pages = WindowPages)
     {
         IReadOnlyList<VmaInfo> vmas = guest.Space.Snapshot();
-        for (int page = 0; page < WindowPages; page++)
+        for (int page = 0; page < pages; page++)
         {
-            ulong address = At(page);
+            ulong address = start + ((ulong)page * Page);
             VmaInfo? vma = Find(vmas, address);
             foreach (FaultAccess access in Enum.GetValues<FaultAccess>())
             {
@@ -92,14 +92,17 @@ public sealed class GuestMemoryRandomTests
         }
     }
 
-    /// <summary>Every host page of the window has the protection the mapping function gives its VMA's fault-free rights.</summary>
-    private static void CheckHostMaps(GuestMemory guest, bool zeroPage, string context)
+    /// <summary>
+    /// Every host page of [<paramref name="start"/>, +<paramref name="pages"/>) (default: the window) has the
+    /// protection the mapping function gives its VMA's fault-free rights.
+    /// </summary>
+    internal static void CheckHostMaps(GuestMemory guest, bool zeroPage, string context, ulong start = Window, int pages = WindowPages)
     {
         IReadOnlyList<VmaInfo> vmas = guest.Space.Snapshot();
-        string[] host = HostMaps.Permissions(guest.HostAddressOf(At(0)), WindowPages);
-        for (int page = 0; page < WindowPages; page++)
+        string[] host = HostMaps.Permissions(guest.HostAddressOf(start), pages);
+        for (int page = 0; page < pages; page++)
         {
-            VmaInfo? vma = Find(vmas, At(page));
+            VmaInfo? vma = Find(vmas, start + ((ulong)page * Page));
             Prot rights = Prot.None;
             foreach (FaultAccess access in Enum.GetValues<FaultAccess>())
             {
@@ -130,7 +133,8 @@ public sealed class GuestMemoryRandomTests
             return TranslateStatus.NotPermitted;
         }
 
-        bool needsAnonVma = info.AnonVmaId == 0 && (flags & VmFlags.Shared) == 0 && (access == FaultAccess.Write || !zeroPage);
+        bool needsAnonVma = info.AnonVmaId == 0 && (flags & VmFlags.Shared) == 0
+            && (access == FaultAccess.Write || (!zeroPage && info.Backing == VmaBacking.Anonymous));
         return needsAnonVma ? TranslateStatus.FirstWrite : TranslateStatus.Ok;
     }
 
