@@ -26,8 +26,12 @@ namespace VmaEngine.Vma.Guest;
 /// none. Change the <see cref="Space"/> only through this object, or the host memory no longer follows it.
 /// </para>
 /// <para>
-/// Not backed yet: shared anonymous and file mappings (rejected), fork. On Windows the constructor throws
-/// <see cref="PlatformNotSupportedException"/> (see <see cref="HostMapping"/>).
+/// Shared anonymous mappings are one host memfd each, file mappings the host file a
+/// <see cref="Files.FileRegistry.OpenHost"/> file carries, both mapped at each VMA's offset, so splits, mremap and
+/// <see cref="Fork"/> keep the sharing. Every host call goes through one counted door (<c>HostCalls</c>); when one
+/// fails, the operation returns the errno its documentation gives and the engine and the host agree (see
+/// <c>GuestMemory.Syscalls.cs</c>). On Windows the constructor throws <see cref="PlatformNotSupportedException"/>
+/// (see <see cref="HostMapping"/>).
 /// </para>
 /// </remarks>
 public sealed partial class GuestMemory : IDisposable

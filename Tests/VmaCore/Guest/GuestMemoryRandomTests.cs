@@ -48,8 +48,9 @@ public sealed class GuestMemoryRandomTests
         switch (random.Next(9))
         {
             case 0:
-            case 1:
                 return $"mmap {page}+{pages} {prot}: " + guest.Mmap(address, length, prot, MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed, out _);
+            case 1:
+                return $"mmap shared {page}+{pages} {prot}: " + guest.Mmap(address, length, prot, MapFlags.Shared | MapFlags.Anonymous | MapFlags.Fixed, out _);
             case 2:
                 return $"munmap {page}+{pages}: " + guest.Munmap(address, length);
             case 3:
