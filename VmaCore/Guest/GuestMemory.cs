@@ -69,16 +69,7 @@ public sealed partial class GuestMemory : IDisposable
         HostProtectionOf = hostProtection ?? SameProtection;
         _host = new HostCalls();
         HostBase = _host.Reserve((nuint)(high - low));
-        try
-        {
-            _table = new TranslationTable(low, high - low, HostBase);
-        }
-        catch
-        {
-            HostMapping.Release(HostBase, (nuint)(high - low));
-            throw;
-        }
-
+        _table = CreateTable(low, high, HostBase);
         Space = new AddressSpace(options);
     }
 
@@ -94,16 +85,7 @@ public sealed partial class GuestMemory : IDisposable
         HostProtectionOf = parent.HostProtectionOf;
         _host = parent._host;
         HostBase = _host.Reserve((nuint)(High - Low));
-        try
-        {
-            _table = new TranslationTable(Low, High - Low, HostBase);
-        }
-        catch
-        {
-            HostMapping.Release(HostBase, (nuint)(High - Low));
-            throw;
-        }
-
+        _table = CreateTable(Low, High, HostBase);
         Space = space;
     }
 
@@ -176,6 +158,20 @@ public sealed partial class GuestMemory : IDisposable
             Space.Dispose();
             _table.Dispose();
             HostMapping.Release(HostBase, (nuint)(High - Low));
+        }
+    }
+
+    /// <summary>The table of [<paramref name="low"/>, <paramref name="high"/>) over the reservation at <paramref name="hostBase"/>, which is released if the table cannot be made.</summary>
+    private static TranslationTable CreateTable(ulong low, ulong high, nint hostBase)
+    {
+        try
+        {
+            return new TranslationTable(low, high - low, hostBase);
+        }
+        catch
+        {
+            HostMapping.Release(hostBase, (nuint)(high - low));
+            throw;
         }
     }
 
