@@ -17,6 +17,9 @@ namespace Bench;
 /// <c>--charts SUMMARY.CSV</c> runs nothing: it prints that summary again and redraws its charts beside it. With
 /// <c>--per-guest</c> alone: the memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead
 /// of benchmarks; with <c>--anchor-loop</c>, the plain loop of <see cref="VmaCore.AnchorPairsLoop"/>.
+/// <c>--without meters|free-check</c> followed by a <c>--filter</c> runs the chosen benchmarks twice in one run, as
+/// two short jobs: on the libraries as they are, and on a build of them without the meters' event sites or without
+/// the slab's ownership check on the Free fast path (<see cref="WithoutJobs"/>).
 /// </summary>
 public static class Program
 {
@@ -42,6 +45,18 @@ public static class Program
 
         // Ten minutes for the generated project's build instead of two: on a loaded machine the default times out.
         IConfig config = DefaultConfig.Instance.AddColumn(StatisticColumn.Median).WithBuildTimeout(TimeSpan.FromMinutes(10));
+        if (args is ["--without", string feature, .. string[] rest])
+        {
+            // One build after the other: both builds write the libraries' own output folders.
+            config = config.WithOption(ConfigOptions.DisableParallelBuild, true);
+            foreach (Job job in WithoutJobs(feature))
+            {
+                config = config.AddJob(job);
+            }
+
+            args = rest;
+        }
+
         BenchmarkSwitcher switcher = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly);
         IReadOnlyList<Summary> summaries;
         if (args.Length == 0)
@@ -62,5 +77,25 @@ public static class Program
         }
 
         ResultsReport.Write(summaries);
+    }
+
+    /// <summary>
+    /// The two jobs of <c>--without FEATURE</c>: the libraries as they are (<c>With</c>), and built with the measurement
+    /// switch that compiles FEATURE out (<c>Without</c>; see Directory.Build.props). Both are short jobs, and
+    /// BenchmarkDotNet runs each benchmark under both, one right after the other.
+    /// </summary>
+    private static Job[] WithoutJobs(string feature)
+    {
+        string property = feature switch
+        {
+            "meters" => "VmaEngineWithoutMeters",
+            "free-check" => "VmaEngineWithoutFreeCheck",
+            _ => throw new ArgumentException($"--without takes 'meters' or 'free-check', not '{feature}'.", nameof(feature)),
+        };
+        return
+        [
+            Job.ShortRun.WithId("With"),
+            Job.ShortRun.WithArguments([new MsBuildArgument($"/p:{property}=true")]).WithId("Without"),
+        ];
     }
 }

@@ -94,7 +94,7 @@ internal sealed class EngineSide : IDisposable
         return Line(error == Errno.None ? result : ulong.MaxValue, error);
     }
 
-    /// <summary>The layout of every zone, as the helper prints it after each call.</summary>
+    /// <summary>The layout of every zone and the mm counters (<see cref="AddressSpace.Counters"/>), as the helper prints them after each call.</summary>
     public string Layout(AddressSpace space)
     {
         using var text = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
@@ -103,6 +103,10 @@ internal sealed class EngineSide : IDisposable
             MapsPrinter.Print(space, text, start, end);
         }
 
+        // The kernel side prints how far /proc/self/status's counters moved since the case began; the engine's
+        // address space began empty.
+        MmCounters c = space.Counters;
+        text.WriteLine($"counters {c.TotalVm} {c.LockedVm} {c.PinnedVm} {c.DataVm} {c.ExecVm} {c.StackVm}");
         return text.ToString();
     }
 

@@ -16,7 +16,10 @@
  * Output: first `ready START_BRK MMAP_MIN_ADDR DAC_MMAP_MIN_ADDR`, the three zones as
  * `START END` pairs and ZERO_PAGE (1 when a read fault maps the zero page), then per case the child's lines (`= RESULT ERRNO` per
  * call, then for each zone `maps`, its VMAs as `START-END PERMS PGOFF NAME
- * FLAGS` in pages from the zone's start, and `end`) and the parent's `done` or
+ * FLAGS` in pages from the zone's start, and `end`, then `counters TOTAL
+ * LOCKED PINNED DATA EXEC STACK`: how many pages VmSize, VmLck, VmPin,
+ * VmData, VmExe + VmLib and VmStk of /proc/self/status grew since the case
+ * began, in decimal, negative with a '-') and the parent's `done` or
  * `lost SIGNAL`. The zones are address ranges where the helper has nothing
  * of its own: [0, 1 MiB), [2 GiB, its lowest mapping above that - 1 GiB)
  * and the top MiB below TASK_SIZE unless the stack reaches it (then empty).
@@ -419,6 +422,45 @@ static void run_call(const struct call *c)
     report((uint64_t)r, r == -1 ? errno : 0);
 }
 
+/* The mm counters of /proc/self/status, in pages: VmSize, VmLck, VmPin, VmData, VmExe + VmLib (exec_vm, split
+ * by the text segment's bounds), VmStk. */
+#define N_COUNTERS 6
+static size_t read_small_file(const char *path, char *buf, size_t size);
+static const char *const counter_keys[N_COUNTERS + 1] = { "VmSize:", "VmLck:", "VmPin:", "VmData:", "VmExe:", "VmStk:", "VmLib:" };
+static int64_t case_counters[N_COUNTERS];
+
+static void read_counters(int64_t *counters)
+{
+    char buf[4096];
+    read_small_file("/proc/self/status", buf, sizeof(buf));
+    memset(counters, 0, N_COUNTERS * sizeof(*counters));
+    for (int k = 0; k <= N_COUNTERS; k++) {
+        const char *s = strstr(buf, counter_keys[k]);
+        int64_t kb = 0;
+        if (!s)
+            continue;
+        s += strlen(counter_keys[k]);
+        while (*s == ' ' || *s == '\t')
+            s++;
+        while (*s >= '0' && *s <= '9')
+            kb = kb * 10 + (*s++ - '0');
+        counters[k == N_COUNTERS ? 4 : k] += kb / (int64_t)(PAGE / 1024);
+    }
+}
+
+static void emit_counters(void)
+{
+    int64_t now[N_COUNTERS];
+    read_counters(now);
+    out_str("counters");
+    for (int k = 0; k < N_COUNTERS; k++) {
+        int64_t delta = now[k] - case_counters[k];
+        out_str(delta < 0 ? " -" : " ");
+        out_dec((uint64_t)(delta < 0 ? -delta : delta));
+    }
+    out_ch('\n');
+}
+
 static void drop_rawio(void)
 {
     struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -435,9 +477,11 @@ static void drop_rawio(void)
 static void run_case(void)
 {
     out_len = 0;
+    read_counters(case_counters);
     for (int i = 0; i < n_calls; i++) {
         run_call(&calls[i]);
         emit_zones();
+        emit_counters();
     }
     flush_out();
 }

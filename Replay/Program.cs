@@ -8,18 +8,20 @@ using VmaEngine.Vma;
 namespace Replay;
 
 /// <summary>
-/// <c>dotnet run -c Release --project Replay -- [--profile NAME] TRACE</c>: replays a vmatrace v1 trace on an
-/// <see cref="AddressSpace"/> and prints what the kernel oracle prints for the same trace.
+/// <c>dotnet run -c Release --project Replay -- [--profile NAME] [--backed] TRACE</c>: replays a vmatrace v1 trace on
+/// an <see cref="AddressSpace"/> (backed by real host memory with <c>--backed</c>) and prints what the kernel oracle
+/// prints for the same trace.
 /// </summary>
 public static class Program
 {
     private const string Usage = """
-        usage: Replay [--profile NAME | --env FILE] [--svg FILE] TRACE|-
+        usage: Replay [--profile NAME | --env FILE] [--svg FILE] [--backed] TRACE|-
 
         Replays a vmatrace v1 trace (one mm operation per line: mmap, munmap, mprotect, madvise, mlock,
         munlock, name, touch, mremap, maps, fork; addresses and lengths in pages of a window) on the VMA engine
         and prints the layout at each 'maps' exactly as the kernel oracle does, plus 'error OP errno=NAME'
-        for each failed operation. '-' reads the trace from standard input.
+        for each failed operation. '-' reads the trace from standard input (copied to a temporary file while
+        it is validated: the whole trace is checked before anything runs, and memory use does not grow with it).
 
           --profile NAME  the kernel the engine models, by name:
                             v6.15        stock Linux v6.15 with anonymous VMA names and the zero page (default)
@@ -28,8 +30,12 @@ public static class Program
                           page, anonymous VMA names, max_map_count), as each corpus folder's env.txt
           --svg FILE      also draws the layout at each 'maps' into FILE, an SVG picture: one row per 'maps'
                           (time down), pages across, each VMA a box coloured by its protection, marked by its flags
+          --backed        runs the trace with real host memory behind the engine (GuestMemory over the window and
+                          its guard pages): each 'touch' writes a byte to each page through Translate, and through
+                          Fault then Translate when the table asks for a fault; the output is the same
 
-        Exit status: 0 the trace ran; 1 usage or I/O error; 2 malformed trace (the message names the line).
+        Exit status: 0 the trace ran; 1 usage or I/O error; 2 malformed trace (the message names the line);
+        3 --backed met an operation the backing does not support yet (file mappings, fork).
         The full format is described in docs/vmatrace-format.md.
 
         """;
@@ -53,6 +59,7 @@ public static class Program
         string? envPath = null;
         string? svgPath = null;
         string? path = null;
+        bool backed = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -68,6 +75,9 @@ public static class Program
                     break;
                 case "--svg" when i + 1 < args.Length:
                     svgPath = args[++i];
+                    break;
+                case "--backed":
+                    backed = true;
                     break;
                 default:
                     if (path != null || (args[i].StartsWith('-') && args[i] != "-"))
@@ -108,9 +118,10 @@ public static class Program
 
         try
         {
-            using TextReader reader = TraceLineReader.OpenBytes(path == "-" ? Console.OpenStandardInput() : File.OpenRead(path));
             List<LayoutSnapshot>? snapshots = svgPath != null ? [] : null;
-            int status = TraceRunner.Run(reader, output, options, error, snapshots);
+            int status = path == "-"
+                ? RunStandardInput(output, options, error, snapshots, backed)
+                : TraceRunner.Run(() => TraceLineReader.OpenBytes(File.OpenRead(path)), output, options, error, snapshots, backed);
             if (svgPath != null && status == TraceRunner.Success)
             {
                 using var picture = new StreamWriter(svgPath) { NewLine = "\n" };
@@ -124,6 +135,14 @@ public static class Program
             error.WriteLine($"Replay: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>Replays the trace on standard input, which is read once (and kept in a temporary file meanwhile).</summary>
+    private static int RunStandardInput(
+        TextWriter output, AddressSpaceOptions options, TextWriter error, List<LayoutSnapshot>? snapshots, bool backed)
+    {
+        using TextReader input = TraceLineReader.OpenBytes(Console.OpenStandardInput());
+        return TraceRunner.Run(input, output, options, error, snapshots, backed);
     }
 
     private static int UsageError(TextWriter error, string problem)

@@ -11,6 +11,7 @@ namespace Replay;
 /// <summary>
 /// Applies a vmatrace v1 trace to a fresh <see cref="AddressSpace"/> and prints what the kernel oracle prints:
 /// an <c>error OP errno=NAME</c> line for each failed operation and a <c>maps</c> block for each <c>maps</c>.
+/// Backed (<c>--backed</c>), the space has real host memory behind it (<see cref="BackedTarget"/>) and prints the same.
 /// </summary>
 /// <remarks>
 /// The window of <see cref="WindowPages"/> pages starts at <see cref="WindowBase"/>, a 1 GiB aligned address with
@@ -34,44 +35,98 @@ public static class TraceRunner
     /// <summary>Exit status of a malformed trace.</summary>
     public const int Malformed = 2;
 
+    /// <summary>Exit status of a backed run that met an operation the backing does not support yet (file mappings, fork).</summary>
+    public const int NotBacked = 3;
+
     /// <summary>
-    /// Validates the whole trace, then runs it. A malformed trace prints its problem (with the line number) to
-    /// <paramref name="error"/>, writes nothing to <paramref name="output"/> and returns <see cref="Malformed"/>.
-    /// Each <c>maps</c> also adds the layout it printed to <paramref name="snapshots"/> when one is given (for
-    /// <see cref="LayoutPicture"/>).
+    /// Validates the whole trace, then runs it, as the oracle does: a malformed trace prints its problem (with the
+    /// line number) to <paramref name="error"/>, writes nothing to <paramref name="output"/> and returns
+    /// <see cref="Malformed"/>. Each <c>maps</c> also adds the layout it printed to <paramref name="snapshots"/> when
+    /// one is given (for <see cref="LayoutPicture"/>). When <paramref name="backed"/>, the trace runs on a
+    /// <see cref="BackedTarget"/>; an operation it cannot back stops the run with <see cref="NotBacked"/> and a
+    /// message on <paramref name="error"/>.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="trace"/> is read once, line by line: the validation copies it into a temporary file
+    /// (<see cref="TraceSpool"/>) and the run reads the copy, so memory use does not grow with the trace's length. A
+    /// trace in a file is better given to <see cref="Run(Func{TextReader}, TextWriter, AddressSpaceOptions, TextWriter, ICollection{LayoutSnapshot}?, bool)"/>,
+    /// which reads the file twice and copies nothing.
+    /// </remarks>
+    /// <exception cref="IOException">The temporary copy cannot be written or read.</exception>
     public static int Run(
-        TextReader trace, TextWriter output, AddressSpaceOptions options, TextWriter error, ICollection<LayoutSnapshot>? snapshots = null)
+        TextReader trace,
+        TextWriter output,
+        AddressSpaceOptions options,
+        TextWriter error,
+        ICollection<LayoutSnapshot>? snapshots = null,
+        bool backed = false)
     {
-        List<TraceOperation> operations;
+        using var spool = new TraceSpool(trace);
+        return Run(spool.Open, output, options, error, snapshots, backed);
+    }
+
+    /// <summary>
+    /// Validates the trace that <paramref name="openTrace"/> gives, then runs the trace it gives when called again
+    /// (the same text, such as a file opened twice); each reader is disposed after its pass. Returns and prints as
+    /// <see cref="Run(TextReader, TextWriter, AddressSpaceOptions, TextWriter, ICollection{LayoutSnapshot}?, bool)"/>,
+    /// holding one line at a time whatever the trace's length.
+    /// </summary>
+    /// <remarks>A trace that turns malformed between the passes (a file changed meanwhile) stops the run at that line
+    /// with <see cref="Malformed"/>, after the output of the lines before it.</remarks>
+    public static int Run(
+        Func<TextReader> openTrace,
+        TextWriter output,
+        AddressSpaceOptions options,
+        TextWriter error,
+        ICollection<LayoutSnapshot>? snapshots = null,
+        bool backed = false)
+    {
+        ArgumentNullException.ThrowIfNull(openTrace);
         try
         {
-            operations = TraceParser.Parse(trace, WindowPages);
+            using (TextReader validation = openTrace())
+            {
+                TraceParser.Validate(validation, WindowPages);
+            }
+
+            using TextReader trace = openTrace();
+            RunOperations(TraceParser.ReadOperations(trace, WindowPages), output, options, snapshots, backed);
+            return Success;
         }
         catch (TraceFormatException e)
         {
             error.WriteLine($"Replay: {e.Message}");
             return Malformed;
         }
+        catch (NotSupportedException e) when (backed)
+        {
+            error.WriteLine($"Replay: --backed: {e.Message}");
+            return NotBacked;
+        }
+    }
 
+    /// <summary>Applies <paramref name="operations"/>, parsed as they are applied, to a fresh address space (backed when <paramref name="backed"/>).</summary>
+    private static void RunOperations(
+        IEnumerable<TraceOperation> operations, TextWriter output, AddressSpaceOptions options, ICollection<LayoutSnapshot>? snapshots, bool backed)
+    {
         // The address spaces forked so far, oldest first: the trace runs in the last one, and each parent stays
         // alive and undisposed until the end, as the oracle's parent waits for its child.
-        var lineage = new List<AddressSpace> { new(options) };
+        var lineage = new List<TraceTarget> { backed ? new BackedTarget(options) : new EngineTarget(new AddressSpace(options)) };
         using var files = new FileRegistry();
         try
         {
             foreach (TraceOperation op in operations)
             {
-                AddressSpace space = lineage[^1];
+                TraceTarget target = lineage[^1];
                 if (op.Kind == TraceOpKind.Maps)
                 {
-                    List<VmaInfo> vmas = MapsPrinter.InWindow(space);
+                    List<VmaInfo> vmas = MapsPrinter.InWindow(target.Space);
                     MapsPrinter.Print(vmas, output);
                     snapshots?.Add(new LayoutSnapshot(op.Line, vmas));
                     continue;
                 }
 
-                Errno result = op.Kind == TraceOpKind.Fork ? Fork(lineage) : Apply(space, files, op);
+                Errno result = op.Kind == TraceOpKind.Fork ? Fork(lineage) : Apply(target, files, op);
                 if (result != Errno.None)
                 {
                     output.Write($"error {op.Keyword} errno={result}\n");
@@ -85,14 +140,12 @@ public static class TraceRunner
                 lineage[i].Dispose();
             }
         }
-
-        return Success;
     }
 
     /// <summary><c>fork</c>: the child of the running address space becomes the running one.</summary>
-    private static Errno Fork(List<AddressSpace> lineage)
+    private static Errno Fork(List<TraceTarget> lineage)
     {
-        Errno result = lineage[^1].Fork(out AddressSpace? child);
+        Errno result = lineage[^1].Fork(out TraceTarget? child);
         if (child != null)
         {
             lineage.Add(child);
@@ -101,7 +154,7 @@ public static class TraceRunner
         return result;
     }
 
-    private static Errno Apply(AddressSpace space, FileRegistry files, TraceOperation op)
+    private static Errno Apply(TraceTarget target, FileRegistry files, TraceOperation op)
     {
         ulong address = Bytes(op.Address);
         ulong length = op.Length << MmConstants.PageShift;
@@ -110,38 +163,33 @@ public static class TraceRunner
             case TraceOpKind.Mmap:
                 MapFlags placement = (op.MapFlags & MapFlags.FixedNoReplace) != 0 ? MapFlags.None : MapFlags.Fixed;
                 MapFlags flags = placement | op.MapFlags | ((op.MapFlags & MapFlags.Shared) != 0 ? 0 : MapFlags.Private);
-                if (op.FileName == null)
-                {
-                    return space.Mmap(address, length, op.Prot, flags | MapFlags.Anonymous, out _);
-                }
-
-                MappedFile file = files.Open(op.FileName, TraceParser.FilePages);
-                return space.Mmap(address, length, op.Prot, flags, file, op.FilePageOffset << MmConstants.PageShift, out _);
+                MappedFile? file = op.FileName != null ? files.Open(op.FileName, TraceParser.FilePages) : null;
+                return target.Mmap(address, length, op.Prot, file == null ? flags | MapFlags.Anonymous : flags, file, op.FilePageOffset << MmConstants.PageShift);
             case TraceOpKind.Munmap:
-                return space.Munmap(address, length);
+                return target.Munmap(address, length);
             case TraceOpKind.Mprotect:
-                return space.Mprotect(address, length, op.Prot);
+                return target.Mprotect(address, length, op.Prot);
             case TraceOpKind.Madvise:
-                return space.Madvise(address, length, op.Advice);
+                return target.Madvise(address, length, op.Advice);
             case TraceOpKind.Mlock:
-                return op.MlockFlags != MlockFlags.None ? space.Mlock2(address, length, op.MlockFlags) : space.Mlock(address, length);
+                return target.Mlock(address, length, op.MlockFlags);
             case TraceOpKind.Seal:
-                return space.Mseal(address, length, 0);
+                return target.Mseal(address, length);
             case TraceOpKind.Mlockall:
-                return space.Mlockall(op.MlockallFlags);
+                return target.Mlockall(op.MlockallFlags);
             case TraceOpKind.Munlockall:
-                return space.Munlockall();
+                return target.Munlockall();
             case TraceOpKind.Munlock:
-                return space.Munlock(address, length);
+                return target.Munlock(address, length);
             case TraceOpKind.Name:
-                return space.SetAnonName(address, length, op.AnonName);
+                return target.SetAnonName(address, length, op.AnonName);
             case TraceOpKind.Touch:
-                return space.Touch(address, length);
+                return target.Touch(address, length);
             case TraceOpKind.Mremap:
                 ulong newLength = op.NewLength << MmConstants.PageShift;
-                return op.NewAddress is ulong target
-                    ? space.Mremap(address, length, newLength, MremapFlags.MayMove | MremapFlags.Fixed | op.MremapFlags, Bytes(target), out _)
-                    : space.Mremap(address, length, newLength, MremapFlags.None, 0, out _);
+                return op.NewAddress is ulong newAddress
+                    ? target.Mremap(address, length, newLength, MremapFlags.MayMove | MremapFlags.Fixed | op.MremapFlags, Bytes(newAddress))
+                    : target.Mremap(address, length, newLength, MremapFlags.None, 0);
             default:
                 throw new InvalidOperationException($"line {op.Line}: unhandled operation {op.Kind}");
         }

@@ -81,8 +81,9 @@ public sealed unsafe class SlabCache<T> : IDisposable where T : unmanaged
     public int MinEmptySlabs => _cache.Geometry.MinEmptySlabs;
 
     /// <summary>
-    /// The most empty slabs the cache holds: beyond this many, an emptied slab goes back to the OS at once; those
-    /// beyond <see cref="MinEmptySlabs"/> go back after 100 ms without reuse, or on <see cref="Shrink"/>.
+    /// The most empty slabs the cache holds while few slabs hold objects: beyond this many, and beyond twice as many as
+    /// the slabs holding objects, an emptied slab goes back to the OS at once; those beyond <see cref="MinEmptySlabs"/>
+    /// go back once no slab has emptied and none has been reused for 100 ms, or on <see cref="Shrink"/>.
     /// </summary>
     public int MaxEmptySlabs => _cache.Geometry.MaxEmptySlabs;
 

@@ -12,7 +12,8 @@ namespace Bench.VmaCore;
 /// Issue 15's translation and backing goals. Translate: a hit of <see cref="GuestMemory.Translate"/> at random mapped
 /// pages, beside a <see cref="Dictionary{TKey, TValue}"/> of page to host address (the baseline) and beside the
 /// engine's <see cref="AddressSpace.LockVmaUnderRcu"/> + <see cref="AddressSpace.VmaEndRead"/> on the same addresses.
-/// The pages are 64-page VMAs of alternating protection, every one written once (so each has its anon_vma).
+/// The pages are 64-page VMAs of alternating protection, every one written once (so each has its anon_vma), every
+/// page translated once in the setup (the table caches pages on their first translation).
 /// MmapMunmap: a backed 16-page mmap and munmap beside the two host calls it makes (fixed anonymous mmap, then the
 /// PROT_NONE mmap that returns the range to the reservation), issued directly.
 /// </summary>
@@ -66,6 +67,10 @@ public unsafe class GuestMemoryBenchmarks
         for (ulong address = Low; address < mappedEnd; address += Page)
         {
             _pages.Add(address, _guest.HostAddressOf(address));
+            if (_guest.Translate(address, FaultAccess.Read, out _) != TranslateStatus.Ok)
+            {
+                throw new InvalidOperationException($"the page at {address:x} does not translate");
+            }
         }
 
         var random = new Random(15);

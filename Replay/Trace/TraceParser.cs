@@ -1,13 +1,14 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using VmaEngine.Vma;
 
 namespace Replay.Trace;
 
 /// <summary>
-/// Reads a vmatrace v1 trace (see <c>docs/vmatrace-format.md</c>) and validates every line before anything runs:
-/// syntax, operations, flags and advices, ranges inside the window, file names and file ranges.
+/// Reads a vmatrace v1 trace (see <c>docs/vmatrace-format.md</c>) line by line and validates every line: syntax,
+/// operations, flags and advices, ranges inside the window, file names and file ranges.
 /// </summary>
 public static class TraceParser
 {
@@ -70,12 +71,13 @@ public static class TraceParser
     public static string Keyword(TraceOpKind kind) => s_keywords[(int)kind];
 
     /// <summary>
-    /// Parses a whole trace, line by line through a <see cref="TraceLineReader"/> (so an over-long line is never held
-    /// whole); throws <see cref="TraceFormatException"/> at the first malformed line.
+    /// The operations of a trace, parsed one line at a time as they are enumerated, through a
+    /// <see cref="TraceLineReader"/> (so an over-long line is never held whole): at most one line and the set of
+    /// file NAMEs (<see cref="MaxFiles"/> at most) are held, whatever the length of the trace. Enumerating throws
+    /// <see cref="TraceFormatException"/> at the first malformed line, after yielding the operations before it.
     /// </summary>
-    public static List<TraceOperation> Parse(TextReader reader, ulong windowPages)
+    public static IEnumerable<TraceOperation> ReadOperations(TextReader reader, ulong windowPages)
     {
-        var operations = new List<TraceOperation>();
         var files = new HashSet<string>(StringComparer.Ordinal);
         var lines = new TraceLineReader(reader);
         string? line;
@@ -89,12 +91,17 @@ public static class TraceParser
 
             if (op != null)
             {
-                operations.Add(op);
+                yield return op;
             }
         }
-
-        return operations;
     }
+
+    /// <summary>
+    /// Reads the whole trace and checks every line as <see cref="ReadOperations"/> does, in as little memory; returns
+    /// the number of operations.
+    /// </summary>
+    /// <exception cref="TraceFormatException">A line is malformed.</exception>
+    public static long Validate(TextReader reader, ulong windowPages) => ReadOperations(reader, windowPages).LongCount();
 
     /// <summary>
     /// Parses one line as <see cref="TraceLineReader"/> returns it (ASCII, no <c>\n</c>); null for a blank or

@@ -46,6 +46,7 @@ internal sealed unsafe partial class KmemCache
         {
             slab = _empty.Head;
             _empty.Remove(slab);
+            _emptySlabsChangedAt = Environment.TickCount64;
             SetStateLocked(slab, SlabState.Partial);
             _partial.AddHead(slab);
         }
@@ -153,20 +154,20 @@ internal sealed unsafe partial class KmemCache
         }
 
         SetStateLocked(slab, SlabState.Empty);
-        slab->EmptySince = Environment.TickCount64;
+        _emptySlabsChangedAt = Environment.TickCount64;
         _empty.AddHead(slab);
-        TrimEmptySlabsLocked(slab->EmptySince);
+        TrimEmptySlabsLocked(_emptySlabsChangedAt);
     }
 
     /// <summary>
-    /// Discards empty slabs from the cold end of the list: all beyond <see cref="SlabGeometry.MaxEmptySlabs"/>, and
-    /// those beyond <see cref="SlabGeometry.MinEmptySlabs"/> that have been empty for
+    /// Discards empty slabs from the cold end of the list: all beyond <see cref="EmptySlabsKeptLocked"/>, and those
+    /// beyond <see cref="SlabGeometry.MinEmptySlabs"/> once no slab has emptied or been reused for
     /// <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>. Arms the reap timer while a surplus remains.
     /// </summary>
     private void TrimEmptySlabsLocked(long now)
     {
         while (_empty.Count > _geometry.MinEmptySlabs
-            && (_empty.Count > _geometry.MaxEmptySlabs || now - _empty.Tail->EmptySince >= SlabGeometry.EmptySlabDecayMilliseconds))
+            && (_empty.Count > EmptySlabsKeptLocked() || now - _emptySlabsChangedAt >= SlabGeometry.EmptySlabDecayMilliseconds))
         {
             SlabHeader* cold = _empty.Tail;
             _empty.Remove(cold);
@@ -178,6 +179,16 @@ internal sealed unsafe partial class KmemCache
             ArmReapTimer();
         }
     }
+
+    /// <summary>
+    /// How many empty slabs may wait for the decay rather than go back at once: <see cref="SlabGeometry.MaxEmptySlabs"/>,
+    /// or twice as many as the slabs holding objects when that is more. A workload that frees and reallocates a large
+    /// share of its objects in a loop (a process that forks and exits, whose child holds two anon_vma chain links
+    /// for each one of the parent's; an address space built and torn down) then reuses committed slabs instead of
+    /// paying a syscall, a TLB shootdown and page faults per slab and round; beyond the fixed band, the cache holds at
+    /// most three times its live slabs, and only until the decay.
+    /// </summary>
+    private long EmptySlabsKeptLocked() => Math.Max(_geometry.MaxEmptySlabs, 2 * (_slabs - _empty.Count));
 
     /// <summary>Discards every empty slab.</summary>
     private void DiscardEmptySlabsLocked()

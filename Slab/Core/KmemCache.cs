@@ -63,8 +63,18 @@ internal sealed unsafe partial class KmemCache
     /// <summary>Slabs with free and used objects; refills take from the head, frees into a full slab add at the tail.</summary>
     private SlabList _partial;
 
-    /// <summary>Empty slabs kept committed, newest first, at most <see cref="SlabGeometry.MaxEmptySlabs"/>.</summary>
+    /// <summary>
+    /// Empty slabs kept committed, newest first: at most <see cref="SlabGeometry.MaxEmptySlabs"/>, or twice as many as
+    /// the slabs holding objects.
+    /// </summary>
     private SlabList _empty;
+
+    /// <summary>
+    /// When a slab last emptied or a refill last took an empty slab (<see cref="Environment.TickCount64"/>): the decay
+    /// waits while the cache keeps emptying and reusing slabs, so that a build after a long teardown (a fork after a
+    /// large child's exit) finds them still committed.
+    /// </summary>
+    private long _emptySlabsChangedAt;
 
     /// <summary>
     /// The reap timer (the old SLAB allocator's periodic <c>cache_reap</c>): returns the depot's unused magazines
@@ -208,7 +218,12 @@ internal sealed unsafe partial class KmemCache
     public void Free(byte* obj)
     {
         ThreadCache? magazines = ThreadCacheTable.Find(Id);
+#if VMAENGINE_WITHOUT_FREE_CHECK
+        // The measurement build of Bench's "--without free-check" only: the fast path as it was before the check.
+        if (magazines is not null && magazines.LoadedCount < magazines.Capacity)
+#else
         if (magazines is not null && magazines.LoadedCount < magazines.Capacity && magazines.MayPush(obj))
+#endif
         {
             FreePointer.Set(obj, magazines.FreePointerOffset, magazines.Loaded);
             magazines.Loaded = obj;

@@ -161,9 +161,9 @@ internal sealed class SlabGeometry
     public int MinEmptySlabs => Math.Clamp(BitOperations.Log2((uint)SlotSize) / 2, MinPartial, MaxPartial);
 
     /// <summary>
-    /// The most empty slabs a cache keeps at any time, 1 MiB of them or four times the reserve: beyond this many,
-    /// an emptied slab goes back to the OS at once; between <see cref="MinEmptySlabs"/> and this, after
-    /// <see cref="EmptySlabDecayMilliseconds"/>.
+    /// The most empty slabs a cache keeps while few slabs hold objects, 1 MiB of them or four times the reserve:
+    /// beyond this many (and beyond twice the slabs holding objects), an emptied slab goes back to the OS at
+    /// once; between <see cref="MinEmptySlabs"/> and this, after <see cref="EmptySlabDecayMilliseconds"/>.
     /// </summary>
     public int MaxEmptySlabs => Math.Max(4 * MinEmptySlabs, (int)(MaxDecayingBytes >> SlabShift));
 

@@ -28,9 +28,6 @@ internal unsafe struct SlabHeader
     /// <summary>The first byte of the slab (the slot of object 0).</summary>
     public byte* Base;
 
-    /// <summary>When the slab became empty (<see cref="System.Environment.TickCount64"/>), while it is on the empty list.</summary>
-    public long EmptySince;
-
     /// <summary>Objects of this slab not on <see cref="Freelist"/>: handed out, or held in a magazine.</summary>
     public int InUse;
 

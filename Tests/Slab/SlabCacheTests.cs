@@ -225,6 +225,30 @@ public unsafe class SlabCacheTests
     }
 
     [Test]
+    public void EmptySlabsUpToTwiceTheLiveOnesWaitForTheDecayThenGoBack()
+    {
+        // A debug cache has no magazines, so every free reaches its slab at once.
+        using var cache = new SlabCache<Vma192>("fork_exit", new SlabCacheOptions { Alignment = 64, Flags = SlabFlags.Debug });
+        int perSlab = cache.ObjectsPerSlab;
+        int live = cache.MaxEmptySlabs;
+        var parent = new nint[perSlab * live];
+        var child = new nint[perSlab * ((2 * live) + 5)];
+        cache.AllocBulk(parent);
+        cache.AllocBulk(child);
+        cache.FreeBulk(child);
+        Assert.That(cache.Info.Slabs, Is.EqualTo(3 * live), "twice the live slabs stay committed; the 5 beyond go back at once");
+
+        // Reused as they are: a second child of the same size needs no new slab and returns none.
+        cache.AllocBulk(child.AsSpan(0, perSlab * 2 * live));
+        Assert.That(cache.Info.Slabs, Is.EqualTo(3 * live));
+        cache.FreeBulk(child.AsSpan(0, perSlab * 2 * live));
+
+        // Idle, the surplus over the reserve decays; the live slabs stay.
+        Assert.That(SpinWait.SpinUntil(() => cache.Info.Slabs == live + cache.MinEmptySlabs, TimeSpan.FromSeconds(30)), Is.True);
+        cache.FreeBulk(parent);
+    }
+
+    [Test]
     public void DisposeWithLiveObjectsReportsThemWithoutThrowingAndKeepsThemUsable()
     {
         var cache = new SlabCache<Vma192>("leaky", VmaOptions);

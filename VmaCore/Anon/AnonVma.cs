@@ -10,7 +10,7 @@ namespace VmaEngine.Vma;
 /// only with the root's lock held (<see cref="RootLock"/>, the kernel's <c>anon_vma_lock_write</c>) and the reference
 /// count atomically; see <see cref="AnonVmaRootLock"/>.
 /// </remarks>
-public unsafe struct AnonVma
+internal unsafe struct AnonVma
 {
     /// <summary>The root of this anon_vma's hierarchy (itself without fork).</summary>
     public AnonVma* Root;

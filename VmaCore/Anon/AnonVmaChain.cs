@@ -11,7 +11,7 @@ namespace VmaEngine.Vma;
 /// address of its chain (<see cref="FromSameVma"/>). The list is ordered newest first.
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct AnonVmaChain
+internal unsafe struct AnonVmaChain
 {
     /// <summary>The node in the VMA's <see cref="VmArea.AnonVmaChain"/> list (<c>same_vma</c>).</summary>
     public ListHead SameVma;

@@ -8,7 +8,7 @@ namespace VmaEngine.Vma;
 /// A name set with PR_SET_VMA_ANON_NAME (<c>struct anon_vma_name</c>): refcounted and shared between VMAs split
 /// from one another. The name is an interned identifier resolved by the address space.
 /// </summary>
-public unsafe struct AnonVmaName
+internal unsafe struct AnonVmaName
 {
     /// <summary>References held on the name (<c>kref</c>).</summary>
     public int RefCount;

@@ -7,7 +7,7 @@ namespace VmaEngine.Vma;
 /// A list is a head node linked in a ring with its members; an empty list's head points at itself. The helpers are
 /// those of <c>include/linux/list.h</c> the engine uses. Whoever owns the list serialises changes to it.
 /// </remarks>
-public unsafe struct ListHead
+internal unsafe struct ListHead
 {
     /// <summary>The next node; the list head itself when the list is empty.</summary>
     public ListHead* Next;

@@ -10,7 +10,7 @@ namespace VmaEngine.Vma;
 /// </summary>
 /// <remarks>The kernel's <c>vma_dup_policy</c> copies the policy; here the copy shares it and takes a reference, which
 /// compares the same (<see cref="Equal"/> compares contents) and cannot fail.</remarks>
-public unsafe struct MemPolicy
+internal unsafe struct MemPolicy
 {
     /// <summary>The policy's mode.</summary>
     public int Mode;

@@ -75,7 +75,7 @@ internal static unsafe class VmAreaCache
         NativeMemory.Copy(from + AfterRefcnt, to + AfterRefcnt, VmArea.Size - AfterRefcnt);
         vma->VmLockSeq = VmaLock.NeverLocked;
         ListHead.Init(&vma->AnonVmaChain);
-        AnonVmaName.Get(vma->AnonName);
+        AnonVmaName.Get(vma->AnonVmaName);
         return vma;
     }
 
@@ -87,8 +87,8 @@ internal static unsafe class VmAreaCache
     {
         Debug.Assert(vma->VmRefcnt == 0, "vm_area_free of an attached VMA");
         Debug.Assert(ListHead.IsEmpty(&vma->AnonVmaChain), "vm_area_free of a VMA still linked to anon_vmas");
-        AnonVmaName.Put(vma->AnonName);
-        vma->AnonName = null;
+        AnonVmaName.Put(vma->AnonVmaName);
+        vma->AnonVmaName = null;
         s_cache.Free(vma);
     }
 

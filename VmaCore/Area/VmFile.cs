@@ -5,7 +5,7 @@ using System.Threading;
 namespace VmaEngine.Vma;
 
 /// <summary>What a <see cref="VmFile"/> is backed by.</summary>
-public enum VmFileKind
+internal enum VmFileKind
 {
     /// <summary>A named file (a memfd or a regular file) opened through a <c>FileRegistry</c>.</summary>
     File,
@@ -27,7 +27,7 @@ public enum VmFileKind
 /// <c>fput</c>; the last put frees the struct. The count is changed with interlocked operations because a handle may
 /// be disposed on another thread than the one holding an address space's mmap_lock.
 /// </remarks>
-public unsafe struct VmFile
+internal unsafe struct VmFile
 {
     /// <summary>The identity of the file; mappings of the same file compare equal here.</summary>
     public int Id;

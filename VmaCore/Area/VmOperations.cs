@@ -6,7 +6,7 @@ namespace VmaEngine.Vma;
 /// The operations of a mapping (<c>struct vm_operations_struct</c>), reduced to the hooks that change VMA
 /// decisions. The kernel's function pointers are modelled as flags. A VMA with no operations is anonymous.
 /// </summary>
-public unsafe struct VmOperations
+internal unsafe struct VmOperations
 {
     private static readonly VmOperations* s_file = Allocate(hasClose: false);
 

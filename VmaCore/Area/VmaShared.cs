@@ -4,7 +4,7 @@ namespace VmaEngine.Vma;
 /// The <c>shared</c> member of vm_area_struct: the node that links a file-backed VMA into its file's interval
 /// tree (an rb node of three words) and the subtree's last page. 32 bytes.
 /// </summary>
-public unsafe struct VmaShared
+internal unsafe struct VmaShared
 {
     /// <summary>The rb node's parent pointer and colour bit.</summary>
     public nuint RbParentColor;

@@ -5,7 +5,7 @@ namespace VmaEngine.Vma.Files;
 
 /// <summary>
 /// An open file that <see cref="AddressSpace.Mmap(ulong, ulong, Prot, MapFlags, MappedFile, ulong, out ulong)"/>
-/// can map: the handle's reference on a <see cref="VmFile"/>. Mappings take their own references, so disposing
+/// can map: the handle's reference on the engine's file (<c>struct file</c>). Mappings take their own references, so disposing
 /// the handle (closing the descriptor) leaves existing mappings intact, as in Linux.
 /// </summary>
 public sealed unsafe class MappedFile : IDisposable
@@ -28,7 +28,7 @@ public sealed unsafe class MappedFile : IDisposable
     /// <summary>The file size in pages: faults at or beyond it are SIGBUS.</summary>
     public ulong SizePages { get; }
 
-    /// <summary>The identity mappings of this file share (<see cref="VmFile.Id"/>).</summary>
+    /// <summary>The identity mappings of this file share (<see cref="VmaInfo.FileId"/>, the inode maps prints).</summary>
     public int Id => File->Id;
 
     /// <summary>The unmanaged file VMAs point to.</summary>

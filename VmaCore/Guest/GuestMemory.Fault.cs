@@ -1,3 +1,6 @@
+using System;
+using System.Runtime.CompilerServices;
+
 namespace VmaEngine.Vma.Guest;
 
 /// <summary>The fault path of a backed space.</summary>
@@ -20,8 +23,30 @@ public sealed unsafe partial class GuestMemory
     }
 
     /// <summary>
+    /// <see cref="Translate"/> when the cached entry did not allow the access: checks the access, then, when no entry
+    /// was cached, looks the page up in the table's run map and caches it, or classifies the hole.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TranslateStatus TranslateSlowly(ulong guestAddress, FaultAccess access, TranslateStatus cached, out nint hostAddress)
+    {
+        if ((uint)access > (uint)FaultAccess.Execute)
+        {
+            throw new ArgumentOutOfRangeException(nameof(access), access, $"{nameof(FaultAccess)} must be Read, Write or Execute.");
+        }
+
+        hostAddress = 0;
+        if (cached != TranslateStatus.Unmapped)
+        {
+            return cached;
+        }
+
+        TranslateStatus status = _table.Install(guestAddress, access, Space.GuardPages, out hostAddress);
+        return status == TranslateStatus.Unmapped ? ClassifyUnmapped(guestAddress) : status;
+    }
+
+    /// <summary>
     /// Classifies a page the table shows as unmapped: below a stack VMA (<c>VM_GROWSDOWN</c>) a fault may grow the
-    /// stack, elsewhere it is SEGV_MAPERR.
+    /// stack, elsewhere (a guard page too) it is SEGV_MAPERR.
     /// </summary>
     private TranslateStatus ClassifyUnmapped(ulong guestAddress)
     {

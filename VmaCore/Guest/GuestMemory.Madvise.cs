@@ -1,3 +1,4 @@
+using System;
 using VmaEngine.Native;
 
 namespace VmaEngine.Vma.Guest;
@@ -15,7 +16,7 @@ public sealed unsafe partial class GuestMemory
     {
         if (advice is not (Advice.DontNeed or Advice.DontNeedLocked or Advice.Free or Advice.Remove))
         {
-            return MirrorKnown(address, length, () => Space.Madvise(address, length, advice));
+            return MirrorKnown(address, length, () => MadviseUnmirrored(address, length, advice));
         }
 
         lock (_gate)
@@ -33,6 +34,21 @@ public sealed unsafe partial class GuestMemory
                 return Errno.ENOMEM;
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="AddressSpace.Madvise(ulong, ulong, Advice)"/> for an advice that changes VMA flags or markers: after
+    /// <see cref="Advice.GuardInstall"/> the cached entries of the range go, so the guard pages fault.
+    /// </summary>
+    private Errno MadviseUnmirrored(ulong address, ulong length, Advice advice)
+    {
+        Errno error = Space.Madvise(address, length, advice);
+        if (advice == Advice.GuardInstall)
+        {
+            _table.Invalidate(Math.Clamp(address, Low, High), Math.Clamp(SaturatingEnd(address, length), Low, High));
+        }
+
+        return error;
     }
 
     /// <summary>
@@ -81,8 +97,8 @@ public sealed unsafe partial class GuestMemory
                 Space.MmapLock.ReadUnlock();
             }
 
-            ulong from = System.Math.Max(vmaStart, address);
-            ulong to = System.Math.Min(vmaEnd, end);
+            ulong from = Math.Max(vmaStart, address);
+            ulong to = Math.Min(vmaEnd, end);
             _host.RemovePages(HostAddressOf(from), (nuint)(to - from));
             address = to;
         }

@@ -127,7 +127,12 @@ public sealed unsafe partial class GuestMemory
                 VmFile* file = vma->VmFile;
                 ulong offset = file == null ? 0 : (vma->VmPgoff << MmConstants.PageShift) + (partStart - vmaStart);
                 bool shared = (vma->VmFlags & VmFlags.MayShare) != 0;
-                AddRuns(new MirrorRun(partStart, runEnd, flags, HostProtectionOf(AccessOf(flags)), false, file == null ? 0 : file->Id, offset, shared), start, end);
+                var part = new MirrorRun(partStart, runEnd, flags, HostProtectionOf(AccessOf(flags)), false, file == null ? 0 : file->Id, offset, shared);
+                // Pages past the end of the object (a shared anonymous mapping grown by mremap, a file mapping past
+                // i_size) are SIGBUS: present without access in the table and on the host, so every access faults.
+                ulong objectEnd = file == null ? runEnd : Math.Clamp(AddressSpace.FileEndAddress(vma, file), partStart, runEnd);
+                AddRuns(part with { End = objectEnd }, start, end);
+                AddRuns(part.Slice(objectEnd, runEnd, changed: false) with { EntryFlags = TranslationEntry.Present, Host = HostProtection.None }, start, end);
                 address = runEnd;
             }
         }

@@ -108,16 +108,7 @@ public sealed partial class GuestMemory : IDisposable
     internal HostCalls HostCalls => _host;
 
     /// <summary>The host memory the translation table holds now.</summary>
-    public ulong TranslationTableBytes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _table.MemoryBytes;
-            }
-        }
-    }
+    public ulong TranslationTableBytes => _table.MemoryBytes;
 
     /// <summary>The host address of guest address <paramref name="guestAddress"/>, whatever is mapped there.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The address is outside [<see cref="Low"/>, <see cref="High"/>).</exception>
@@ -133,15 +124,18 @@ public sealed partial class GuestMemory : IDisposable
 
     /// <summary>
     /// The host address at which the guest may make <paramref name="access"/> to <paramref name="guestAddress"/>
-    /// without a fault, or zero and why the host must call <see cref="Fault"/> first. Lock free: a shift, two loads
-    /// and a mask on a hit. The address is good until the next operation on its page. Not to be called once
-    /// <see cref="Dispose"/> has begun: the table is freed then.
+    /// without a fault, or zero and why the host must call <see cref="Fault"/> first (a guard page reads as
+    /// <see cref="TranslateStatus.Unmapped"/>). Lock free: on a hit a shift, two loads and a mask; the first access
+    /// to a page after a change of its VMA looks the page up and caches it. The address is good until the next
+    /// operation on its page. Not to be called once <see cref="Dispose"/> has begun: the table is freed then.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="access"/> is not a defined <see cref="FaultAccess"/>.</exception>
+    /// <exception cref="OutOfMemoryException">The table could not grow to cache the page; try again later.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TranslateStatus Translate(ulong guestAddress, FaultAccess access, out nint hostAddress)
     {
         TranslateStatus status = _table.Translate(guestAddress, access, out hostAddress);
-        return status == TranslateStatus.Unmapped ? ClassifyUnmapped(guestAddress) : status;
+        return status == TranslateStatus.Ok ? status : TranslateSlowly(guestAddress, access, status, out hostAddress);
     }
 
     /// <summary>Frees the address space, the table and the whole host reservation.</summary>

@@ -32,8 +32,8 @@ internal static class TranslationEntry
     /// <summary>The bits below the host page address.</summary>
     public const ulong FlagsMask = 0xFFF;
 
-    /// <summary>The access bit of <paramref name="access"/>.</summary>
-    public static ulong BitOf(FaultAccess access) => 1UL << (int)access;
+    /// <summary>The access bit of <paramref name="access"/>; zero for a value that is no <see cref="FaultAccess"/>, which no entry allows.</summary>
+    public static ulong BitOf(FaultAccess access) => (1UL << (int)access) & AccessMask;
 
     /// <summary>The entry of a mapped page at <paramref name="hostPage"/> with <paramref name="flags"/>.</summary>
     public static ulong Make(nint hostPage, ulong flags)

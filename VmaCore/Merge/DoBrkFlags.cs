@@ -39,7 +39,7 @@ public sealed unsafe partial class AddressSpace
             };
             if (MergeNewRange(ref vmg) != null)
             {
-                MarkSoftDirty(vma);
+                CompleteBrk(vma, len, flags);
                 return Errno.None;
             }
 
@@ -71,13 +71,25 @@ public sealed unsafe partial class AddressSpace
         }
 
         AddMapCount(1);
-        MarkSoftDirty(vma);
+        CompleteBrk(vma, len, flags);
         return Errno.None;
     }
 
-    /// <summary>Sets VM_SOFTDIRTY on a new or grown write-locked VMA when soft-dirty tracking is configured.</summary>
-    private void MarkSoftDirty(VmArea* vma)
+    /// <summary>
+    /// The end of <c>do_brk_flags</c> on the new or grown write-locked VMA: counts the <paramref name="len"/> bytes
+    /// added in <c>total_vm</c> and <c>data_vm</c> (and <c>locked_vm</c> under <c>mlockall(MCL_FUTURE)</c>), then
+    /// sets VM_SOFTDIRTY when soft-dirty tracking is configured.
+    /// </summary>
+    private void CompleteBrk(VmArea* vma, ulong len, VmFlags flags)
     {
+        Debug.Assert(VmStat.IsDataMapping(flags), "brk memory that is not a data mapping");
+        ulong pages = len >> MmConstants.PageShift;
+        _mm->Stat.Account(flags, (long)pages);
+        if ((flags & VmFlags.Locked) != 0)
+        {
+            _mm->LockedVm += pages;
+        }
+
         if (Options.SoftDirty)
         {
             vma->VmFlags |= VmFlags.SoftDirty;

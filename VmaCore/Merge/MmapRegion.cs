@@ -83,7 +83,7 @@ public sealed unsafe partial class AddressSpace
             }
         }
 
-        MmapComplete(ref vms, vma);
+        MmapComplete(ref vms, vma, len >> MmConstants.PageShift);
         mapped = addr;
         return Errno.None;
     }
@@ -130,15 +130,24 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// <c>__mmap_complete</c>: frees the VMAs the mapping replaced, drops VM_LOCKED from special mappings, and marks
-    /// the new or expanded VMA soft-dirty.
+    /// <c>__mmap_complete</c>: frees the VMAs the mapping replaced, counts the <paramref name="pages"/> mapped
+    /// (<c>vm_stat_account</c>, and <c>locked_vm</c> when locked), drops VM_LOCKED from special mappings instead of
+    /// counting them, and marks the new or expanded VMA soft-dirty.
     /// </summary>
-    private void MmapComplete(ref VmaMunmapState vms, VmArea* vma)
+    private void MmapComplete(ref VmaMunmapState vms, VmArea* vma, ulong pages)
     {
         CompleteMunmapVmas(ref vms);
-        if ((vma->VmFlags & VmFlags.Locked) != 0 && (vma->VmFlags & VmFlags.Special) != 0)
+        _mm->Stat.Account(vma->VmFlags, (long)pages);
+        if ((vma->VmFlags & VmFlags.Locked) != 0)
         {
-            vma->VmFlags &= ~(VmFlags.Locked | VmFlags.LockOnFault);
+            if ((vma->VmFlags & VmFlags.Special) != 0)
+            {
+                vma->VmFlags &= ~(VmFlags.Locked | VmFlags.LockOnFault);
+            }
+            else
+            {
+                _mm->LockedVm += pages;
+            }
         }
 
         if (Options.SoftDirty)

@@ -138,6 +138,7 @@ public sealed unsafe partial class AddressSpace
             VmaLock.MarkDetached(next);
             ulong pages = next->Pages;
             vms.NrPages += pages;
+            vms.Stat.Account(next->VmFlags, (long)pages);
             if ((next->VmFlags & VmFlags.Locked) != 0)
             {
                 vms.LockedVm += pages;
@@ -173,6 +174,8 @@ public sealed unsafe partial class AddressSpace
 
         vms.VmaCount = 0;
         vms.NrPages = 0;
+        vms.LockedVm = 0;
+        vms.Stat = default;
     }
 
     /// <summary>
@@ -189,15 +192,20 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// <c>vms_complete_munmap_vmas</c>: once the gathered VMAs are out of the tree, uncounts and frees them.
+    /// <c>vms_complete_munmap_vmas</c>: once the gathered VMAs are out of the tree, uncounts them (<c>map_count</c>,
+    /// <c>locked_vm</c>, <c>total_vm</c> and its classes) and frees them.
     /// </summary>
     private void CompleteMunmapVmas(ref VmaMunmapState vms)
     {
         AddMapCount(-vms.VmaCount);
+        Debug.Assert(vms.LockedVm <= _mm->LockedVm, "an unmap unlocked more pages than locked_vm counts");
+        _mm->LockedVm -= vms.LockedVm;
         if (vms.NrPages == 0)
         {
             return;
         }
+
+        _mm->Stat.Remove(vms.Stat);
 
         vms.ClearPtes = false;
         GuardPages.Remove(vms.Start, vms.End);

@@ -111,7 +111,7 @@ internal unsafe ref struct VmaMergeState
         AnonVma = vma->AnonVma;
         Policy = vma->VmPolicy;
         UffdCtx = vma->VmUserfaultfdCtx;
-        AnonName = vma->AnonName;
+        AnonName = vma->AnonVmaName;
         Pgoff = vma->VmPgoff + ((start - vma->VmStart) >> MmConstants.PageShift);
     }
 

@@ -23,7 +23,7 @@ internal static unsafe class VmaMergeable
             && ((vma->VmFlags ^ vmg.Flags) & ~VmFlags.SoftDirty) == 0
             && vma->VmFile == vmg.File
             && vma->VmUserfaultfdCtx == vmg.UffdCtx
-            && AnonVmaName.Equal(vma->AnonName, vmg.AnonName);
+            && AnonVmaName.Equal(vma->AnonVmaName, vmg.AnonName);
     }
 
     /// <summary>

@@ -33,6 +33,9 @@ internal unsafe ref struct VmaMunmapState
     /// <summary>The pages of the gathered VMAs (<c>nr_pages</c>).</summary>
     public ulong NrPages;
 
+    /// <summary>The <c>vm_stat_account</c> classes of the gathered pages (<c>exec_vm</c>, <c>stack_vm</c>, <c>data_vm</c>).</summary>
+    public VmStat Stat;
+
     /// <summary>The pages of gathered VM_LOCKED VMAs (<c>locked_vm</c>).</summary>
     public ulong LockedVm;
 

@@ -23,7 +23,7 @@ public sealed unsafe partial class AddressSpace
         try
         {
             VmArea* vma = Tree.Load(address);
-            info = vma == null ? default : Describe(vma);
+            info = vma == null ? default : vma->ToInfo();
             return vma != null;
         }
         finally
@@ -54,7 +54,7 @@ public sealed unsafe partial class AddressSpace
             }
         }
 
-        return new VmaReadLock(vma, Describe(vma));
+        return new VmaReadLock(vma, vma->ToInfo());
     }
 
     /// <summary>

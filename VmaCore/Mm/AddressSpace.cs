@@ -82,6 +82,31 @@ public sealed unsafe partial class AddressSpace : IDisposable
         }
     }
 
+    /// <summary>
+    /// The mm's memory counters (<c>total_vm</c>, <c>locked_vm</c>, <c>pinned_vm</c>, <c>data_vm</c>, <c>exec_vm</c>,
+    /// <c>stack_vm</c>), in pages, as <c>/proc/PID/status</c> shows them (<see cref="MmCounters"/>). Read without
+    /// mmap_lock, as the kernel reads them: while a system call runs on another thread the fields may come from
+    /// before and after it.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
+    public MmCounters Counters
+    {
+        get
+        {
+            using (Rcu.Read())
+            {
+                ThrowIfDisposed();
+                return new MmCounters(
+                    TotalVm: Volatile.Read(ref _mm->Stat.TotalVm),
+                    LockedVm: Volatile.Read(ref _mm->LockedVm),
+                    PinnedVm: 0,
+                    DataVm: Volatile.Read(ref _mm->Stat.DataVm),
+                    ExecVm: Volatile.Read(ref _mm->Stat.ExecVm),
+                    StackVm: Volatile.Read(ref _mm->Stat.StackVm));
+            }
+        }
+    }
+
     /// <summary>Injects allocation failures, for tests (reached through InternalsVisibleTo).</summary>
     internal FaultInjection Faults { get; } = new();
 
@@ -109,8 +134,12 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// Release it with <see cref="VmaEndRead"/>, exactly once.
     /// </summary>
     /// <remarks>
-    /// Advanced: the raw path of the fault handler, for hosts that read <see cref="VmArea"/> fields directly. The
-    /// pointer is valid only until the release; the VMA cannot change meanwhile (writers wait for it), and
+    /// Advanced: the allocation-free raw path of the fault handler. The host reads the VMA through its read-only
+    /// members (<see cref="VmArea.Start"/>, <see cref="VmArea.End"/>, <see cref="VmArea.Flags"/>,
+    /// <see cref="VmArea.Pgoff"/>, <see cref="VmArea.PageProt"/>, <see cref="VmArea.HasAnonVma"/>,
+    /// <see cref="VmArea.Backing"/>, the names, or all at once with <see cref="VmArea.ToInfo"/>); the kernel fields
+    /// behind them are internal. The pointer is valid only until the release; the VMA cannot change meanwhile
+    /// (writers wait for it), and
     /// <see cref="Dispose"/> waits for it too. Hosts that avoid <c>unsafe</c> use <see cref="ReadLockVma"/> or
     /// <see cref="TryGetVma"/>.
     /// </remarks>

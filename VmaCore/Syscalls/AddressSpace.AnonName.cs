@@ -94,16 +94,22 @@ public sealed unsafe partial class AddressSpace
             return error;
         }
 
-        return MadviseWalkVmas(address, end, (VmArea* vma, ref VmArea* prev, ulong start, ulong stop) =>
-        {
-            // Only anonymous memory (private, or the shmem object of a shared anonymous mapping) can be named.
-            if (vma->VmFile != null && vma->VmFile->Kind != VmFileKind.SharedAnonymous)
-            {
-                return Errno.EBADF;
-            }
+        return MadviseWalkVmas(address, end, &NameOne, (nint)name, out _);
+    }
 
-            Errno result = MadviseUpdateVma(vma, ref prev, start, stop, vma->VmFlags, name);
-            return result == Errno.ENOMEM ? Errno.EAGAIN : result;
-        });
+    /// <summary>
+    /// One step of <see cref="MadviseSetAnonName"/>: names the VMA's part with the <see cref="AnonVmaName"/> that
+    /// <paramref name="argument"/> points to; EBADF for file memory, which cannot be named.
+    /// </summary>
+    private static Errno NameOne(AddressSpace mm, VmArea* vma, ref VmArea* prev, ulong start, ulong end, nint argument)
+    {
+        // Only anonymous memory (private, or the shmem object of a shared anonymous mapping) can be named.
+        if (vma->VmFile != null && vma->VmFile->Kind != VmFileKind.SharedAnonymous)
+        {
+            return Errno.EBADF;
+        }
+
+        Errno result = mm.MadviseUpdateVma(vma, ref prev, start, end, vma->VmFlags, (AnonVmaName*)argument);
+        return result == Errno.ENOMEM ? Errno.EAGAIN : result;
     }
 }

@@ -100,7 +100,7 @@ public sealed unsafe partial class AddressSpace
             if (IsGuardPage(address))
             {
                 VmaLock.EndRead(vma);
-                return FaultResult.SegvMapErr;
+                return VmaMetrics.Fault(FaultResult.SegvMapErr, FaultPath.VmaLock);
             }
 
             if (!NeedsAnonVma(vma, access == FaultAccess.Write) || vma->AnonVma != null)
@@ -252,7 +252,7 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>The address in <paramref name="vma"/> where its file ends, clamped to the VMA.</summary>
-    private static ulong FileEndAddress(VmArea* vma, VmFile* file)
+    internal static ulong FileEndAddress(VmArea* vma, VmFile* file)
     {
         if (vma->VmPgoff >= file->SizePages)
         {
@@ -265,7 +265,7 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// <c>expand_downwards</c>: grows a growsdown VMA down to the page of <paramref name="address"/>, with mmap_lock
-    /// held for write. EPERM below mmap_min_addr; ENOMEM when an accessible non-growsdown VMA lies within the
+    /// held for write, counting the pages grown (<c>total_vm</c>, <c>stack_vm</c>, <c>locked_vm</c> when locked). EPERM below mmap_min_addr; ENOMEM when an accessible non-growsdown VMA lies within the
     /// stack guard gap below, when the stack would exceed RLIMIT_STACK, or when the tree or the anon_vma cannot be
     /// allocated. The VMA never merges with what it grows into.
     /// </summary>
@@ -310,6 +310,12 @@ public sealed unsafe partial class AddressSpace
             return Errno.ENOMEM;
         }
 
+        if ((vma->VmFlags & VmFlags.Locked) != 0)
+        {
+            _mm->LockedVm += grow;
+        }
+
+        _mm->Stat.Account(vma->VmFlags, (long)grow);
         vma->VmStart = address;
         vma->VmPgoff -= grow;
         vmi.StoreOverwrite(vma);

@@ -21,7 +21,9 @@ public sealed unsafe partial class AddressSpace
     /// parent (one more reference each); VM_LOCKED and VM_LOCKONFAULT are cleared, the userfaultfd context and its
     /// flags dropped; a VMA with an anon_vma is linked to the parent's hierarchy and gets a new anon_vma of its own
     /// below it (<c>anon_vma_fork</c>), unless it is VM_WIPEONFORK, which starts with none. <c>def_flags</c> keeps
-    /// only <c>VM_INIT_DEF_MASK</c>, so <c>mlockall(MCL_FUTURE)</c> is not inherited.
+    /// only <c>VM_INIT_DEF_MASK</c>, so <c>mlockall(MCL_FUTURE)</c> is not inherited. Guard markers are copied with
+    /// the page tables, so the child has them in every copied VMA but VM_WIPEONFORK ones. The child's
+    /// <see cref="Counters"/> are those of its VMAs: the parent's without the VM_DONTCOPY pages, none locked.
     /// </summary>
     /// <remarks>
     /// The parent holds mmap_lock for write and write-locks each VMA it copies, so a lock-free fault in the parent
@@ -51,6 +53,7 @@ public sealed unsafe partial class AddressSpace
         bool complete = copiedEnd == ulong.MaxValue;
         if (complete)
         {
+            copy.CopyGuardMarkersFrom(this);
             copy.MmapLock.WriteUnlock();
             child = copy;
         }
@@ -74,6 +77,10 @@ public sealed unsafe partial class AddressSpace
     {
         Debug.Assert(parent.MmapLock.IsWriteLockHeld, "dup_mmap without the parent's mmap_lock held for write");
         _mm->DefFlags = parent._mm->DefFlags & InitDefMask;
+
+        // The parent's page counts, less the VM_DONTCOPY VMAs below; locked_vm starts at 0 (mm_init), as the copies
+        // lose VM_LOCKED.
+        _mm->Stat = parent._mm->Stat;
         FaultInjection faults = parent.Faults;
         if (!Tree.DupFrom(parent.Tree, faults))
         {
@@ -101,6 +108,7 @@ public sealed unsafe partial class AddressSpace
                 }
 
                 Tree.Store(start, end, null);
+                _mm->Stat.Account(parentVma->VmFlags, -(long)parentVma->Pages);
                 hint = Tree.StoreHint;
                 address = end;
                 continue;

@@ -1,3 +1,6 @@
+using System;
+using System.Diagnostics;
+
 namespace VmaEngine.Vma;
 
 /// <summary>
@@ -46,6 +49,40 @@ public sealed unsafe partial class AddressSpace
         GuardPages.Add(start, end);
         return Errno.None;
     }
+
+    /// <summary>
+    /// The guard markers a fork child gets (<c>dup_mmap</c>'s <c>copy_page_range</c>, whose PTE marker copy keeps
+    /// guard markers): those of every VMA copied with its page tables. VM_DONTCOPY VMAs are not copied and
+    /// VM_WIPEONFORK ones are copied without page tables, so their markers stay with the parent; the page tables of
+    /// the others are copied when <c>vma_needs_copy</c> says so, which holds for every VMA with markers, since
+    /// <see cref="MadviseGuardInstall"/> gives it an anon_vma. Runs with <paramref name="parent"/>'s mmap_lock held
+    /// for write.
+    /// </summary>
+    private void CopyGuardMarkersFrom(AddressSpace parent)
+    {
+        Debug.Assert(parent.MmapLock.IsWriteLockHeld, "fork's marker copy without the parent's mmap_lock held for write");
+        foreach ((ulong start, ulong end) in parent.GuardPages.ToArray())
+        {
+            ulong address = start;
+            VmArea* vma;
+            while ((vma = parent.Tree.FindAtOrAfter(address, end, out _, out ulong vmaEnd)) != null)
+            {
+                if ((vma->VmFlags & (VmFlags.DontCopy | VmFlags.WipeOnFork)) == 0 && VmaNeedsCopy(vma))
+                {
+                    GuardPages.Add(Math.Max(address, vma->VmStart), Math.Min(end, vmaEnd));
+                }
+
+                address = vmaEnd;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>vma_needs_copy</c>: fork copies the page tables of a VMA with an anon_vma or raw PFN mappings; the others
+    /// are filled again by faults (the child drops userfaultfd, so its write-protect case does not arise).
+    /// </summary>
+    private static bool VmaNeedsCopy(VmArea* vma) =>
+        vma->AnonVma != null || (vma->VmFlags & (VmFlags.PfnMap | VmFlags.MixedMap)) != 0;
 
     /// <summary><c>madvise_guard_remove</c> on [start, end) of one VMA: EINVAL for a VMA that cannot hold markers.</summary>
     private Errno MadviseGuardRemove(VmArea* vma, ulong start, ulong end)

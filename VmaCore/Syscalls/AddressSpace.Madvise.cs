@@ -1,4 +1,5 @@
 using System;
+using VmaEngine.Vma.Tree;
 
 namespace VmaEngine.Vma;
 
@@ -11,9 +12,6 @@ namespace VmaEngine.Vma;
 /// </summary>
 public sealed unsafe partial class AddressSpace
 {
-    /// <summary>What a walk step does to one VMA's part [start, end); <paramref name="prev"/> is updated.</summary>
-    private delegate Errno MadviseVisitor(VmArea* vma, ref VmArea* prev, ulong start, ulong end);
-
     /// <summary>
     /// madvise: applies <paramref name="advice"/> to [address, address + length). EINVAL for an unknown advice, an
     /// unaligned address or a wrapping range, or an advice a VMA does not allow (for example dontneed on locked
@@ -63,21 +61,14 @@ public sealed unsafe partial class AddressSpace
             return MadvisePopulate(address, end, advice == Advice.PopulateWrite);
         }
 
-        ulong advised = address;
         MmapLock.WriteLock();
         try
         {
-            return MadviseWalkVmas(address, end, (VmArea* vma, ref VmArea* prev, ulong start, ulong stop) =>
-            {
-                Errno visited = MadviseVmaBehavior(vma, ref prev, start, stop, advice);
-                advised = visited == Errno.None ? stop : advised;
-                return visited;
-            });
+            return MadviseWalkVmas(address, end, &MadviseVmaBehavior, (nint)advice, out advisedEnd);
         }
         finally
         {
             MmapLock.WriteUnlock();
-            advisedEnd = advised;
         }
     }
 
@@ -105,13 +96,19 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// <c>madvise_walk_vmas</c>: visits the mapped parts of [start, end) in order, skipping holes; stops at the first
-    /// error; ENOMEM at the end if there was a hole.
+    /// error; ENOMEM at the end if there was a hole. <paramref name="visit"/> changes one VMA's part [start, end)
+    /// with <paramref name="argument"/> and updates the previous VMA. Lookups start from the leaf of the last store
+    /// (mmap_lock is held for write), which is usually right there. <paramref name="visitedEnd"/> is the end of the
+    /// last part visited without error (<paramref name="start"/> if none was).
     /// </summary>
-    private Errno MadviseWalkVmas(ulong start, ulong end, MadviseVisitor visit)
+    private Errno MadviseWalkVmas(ulong start, ulong end,
+        delegate*<AddressSpace, VmArea*, ref VmArea*, ulong, ulong, nint, Errno> visit, nint argument, out ulong visitedEnd)
     {
         Errno unmappedError = Errno.None;
-        VmArea* vma = Tree.FindAtOrAfter(start, ulong.MaxValue, out _, out _);
-        VmArea* prev = vma != null && start > vma->VmStart ? vma : Tree.FindBefore(start, 0, out _, out _);
+        visitedEnd = start;
+        LeafHint hint = Tree.StoreHint;
+        VmArea* vma = Tree.FindAtOrAfter(start, ulong.MaxValue, ref hint, out _, out _);
+        VmArea* prev = vma != null && start > vma->VmStart ? vma : Tree.FindBefore(start, 0, ref hint, out _, out _);
         while (true)
         {
             if (vma == null)
@@ -130,12 +127,13 @@ public sealed unsafe partial class AddressSpace
             }
 
             ulong tmp = vma->VmEnd < end ? vma->VmEnd : end;
-            Errno error = visit(vma, ref prev, start, tmp);
+            Errno error = visit(this, vma, ref prev, start, tmp, argument);
             if (error != Errno.None)
             {
                 return error;
             }
 
+            visitedEnd = tmp;
             start = tmp;
             if (prev != null && start < prev->VmEnd)
             {
@@ -147,7 +145,8 @@ public sealed unsafe partial class AddressSpace
                 break;
             }
 
-            vma = Tree.FindAtOrAfter(prev != null ? prev->VmEnd : start, ulong.MaxValue, out _, out _);
+            hint = Tree.StoreHint;
+            vma = Tree.FindAtOrAfter(prev != null ? prev->VmEnd : start, ulong.MaxValue, ref hint, out _, out _);
         }
 
         return unmappedError;
@@ -157,10 +156,11 @@ public sealed unsafe partial class AddressSpace
     /// <c>madvise_vma_behavior</c>: EPERM where the seal forbids the advice; the page-only advices check the VMA and
     /// leave it as it is (<see cref="MadvisePagesOnly"/>); the flag-changing ones compute the new flags (or EINVAL
     /// where the VMA does not allow the advice), then <see cref="MadviseUpdateVma"/> keeping the VMA's name;
-    /// allocation failure is EAGAIN.
+    /// allocation failure is EAGAIN. <paramref name="argument"/> is the <see cref="Advice"/>.
     /// </summary>
-    private Errno MadviseVmaBehavior(VmArea* vma, ref VmArea* prev, ulong start, ulong end, Advice advice)
+    private static Errno MadviseVmaBehavior(AddressSpace mm, VmArea* vma, ref VmArea* prev, ulong start, ulong end, nint argument)
     {
+        var advice = (Advice)argument;
         if (!CanModifyVmaMadvise(vma, advice))
         {
             return Errno.EPERM;
@@ -169,7 +169,7 @@ public sealed unsafe partial class AddressSpace
         if (!ChangesVmFlags(advice))
         {
             prev = vma;
-            return MadvisePagesOnly(vma, start, end, advice);
+            return mm.MadvisePagesOnly(vma, start, end, advice);
         }
 
         VmFlags flags = vma->VmFlags;
@@ -242,8 +242,8 @@ public sealed unsafe partial class AddressSpace
         }
 
         // The VMA's name is pinned: a merge may free the VMA, and with it the last reference to the name.
-        AnonVmaName* name = AnonVmaName.Get(vma->AnonName);
-        Errno error = MadviseUpdateVma(vma, ref prev, start, end, flags, name);
+        AnonVmaName* name = AnonVmaName.Get(vma->AnonVmaName);
+        Errno error = mm.MadviseUpdateVma(vma, ref prev, start, end, flags, name);
         AnonVmaName.Put(name);
         return error == Errno.ENOMEM ? Errno.EAGAIN : error;
     }
@@ -265,7 +265,7 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     private Errno MadviseUpdateVma(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags flags, AnonVmaName* name)
     {
-        if (flags == vma->VmFlags && AnonVmaName.Equal(vma->AnonName, name))
+        if (flags == vma->VmFlags && AnonVmaName.Equal(vma->AnonVmaName, name))
         {
             prev = vma;
             return Errno.None;
@@ -289,13 +289,13 @@ public sealed unsafe partial class AddressSpace
     /// <summary><c>replace_anon_vma_name</c>: points the (write-locked) VMA at <paramref name="name"/>, moving references.</summary>
     private static void ReplaceAnonVmaName(VmArea* vma, AnonVmaName* name)
     {
-        AnonVmaName* old = vma->AnonName;
+        AnonVmaName* old = vma->AnonVmaName;
         if (name != null && AnonVmaName.Equal(old, name))
         {
             return;
         }
 
-        vma->AnonName = AnonVmaName.Get(name);
+        vma->AnonVmaName = AnonVmaName.Get(name);
         AnonVmaName.Put(old);
     }
 }

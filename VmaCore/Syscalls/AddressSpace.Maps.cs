@@ -32,7 +32,7 @@ public sealed unsafe partial class AddressSpace
             VmArea* vma;
             while ((vma = Tree.FindAtOrAfter(address, ulong.MaxValue, out _, out ulong end)) != null)
             {
-                list.Add(Describe(vma));
+                list.Add(vma->ToInfo());
                 address = end;
             }
         }
@@ -96,24 +96,6 @@ public sealed unsafe partial class AddressSpace
         return text.ToString();
     }
 
-    /// <summary>The snapshot record of one VMA.</summary>
-    private static VmaInfo Describe(VmArea* vma)
-    {
-        VmFile* file = vma->VmFile;
-        VmaBacking backing = file == null ? VmaBacking.Anonymous
-            : file->Kind == VmFileKind.SharedAnonymous ? VmaBacking.SharedAnonymous : VmaBacking.File;
-        return new VmaInfo(
-            vma->VmStart,
-            vma->VmEnd,
-            vma->VmFlags,
-            vma->VmPgoff,
-            backing,
-            file == null ? 0 : file->Id,
-            file == null ? null : FileNames.NameOf(file),
-            AnonNameTable.TextOf(vma->AnonName),
-            (nuint)vma->AnonVma);
-    }
-
     /// <summary><c>show_map_vma</c>: one maps line.</summary>
     private static void AppendMapsLine(StringBuilder text, VmArea* vma, ulong startBrk, ulong brk)
     {
@@ -143,7 +125,7 @@ public sealed unsafe partial class AddressSpace
     /// <summary><c>get_vma_name</c>: what the maps line names the VMA, or null.</summary>
     private static string? VmaName(VmArea* vma, ulong startBrk, ulong brk)
     {
-        string? anonName = AnonNameTable.TextOf(vma->AnonName);
+        string? anonName = AnonNameTable.TextOf(vma->AnonVmaName);
         VmFile* file = vma->VmFile;
         if (file != null)
         {

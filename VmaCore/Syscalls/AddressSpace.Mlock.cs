@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 namespace VmaEngine.Vma;
 
 /// <summary>
@@ -130,7 +131,8 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// <c>mlock_fixup</c>: gives [start, end) the new lock flags; VM_SPECIAL, hugetlb and VM_DROPPABLE VMAs are left
-    /// alone. On return <paramref name="prev"/> is the VMA now covering the range.
+    /// alone (and not counted). <c>locked_vm</c> follows the VM_LOCKED bit. On return <paramref name="prev"/> is the
+    /// VMA now covering the range.
     /// </summary>
     private Errno MlockFixup(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags newFlags)
     {
@@ -141,7 +143,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.None;
         }
 
-        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonName, out Errno error);
+        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonVmaName, out Errno error);
         if (target == null)
         {
             // The kernel leaves *prev at the VMA on failure; the walk stops anyway.
@@ -150,6 +152,20 @@ public sealed unsafe partial class AddressSpace
         }
 
         prev = target;
+
+        // Locking counts the range, unlocking uncounts it; a change between VM_LOCKED and VM_LOCKED|VM_LOCKONFAULT
+        // counts nothing.
+        ulong pages = (end - start) >> MmConstants.PageShift;
+        if ((newFlags & VmFlags.Locked) == 0)
+        {
+            Debug.Assert(pages <= _mm->LockedVm, "munlock of more pages than locked_vm counts");
+            _mm->LockedVm -= pages;
+        }
+        else if ((oldFlags & VmFlags.Locked) == 0)
+        {
+            _mm->LockedVm += pages;
+        }
+
         return Errno.None;
     }
 }

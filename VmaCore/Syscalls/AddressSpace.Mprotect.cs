@@ -116,7 +116,8 @@ public sealed unsafe partial class AddressSpace
     /// <summary>
     /// <c>mprotect_fixup</c>: applies <paramref name="newFlags"/> to [start, end) of <paramref name="vma"/>. Turning a
     /// private mapping writable charges it (VM_ACCOUNT); making a never-faulted anonymous range read-only drops the
-    /// charge. EPERM on a sealed VMA. On return <paramref name="prev"/> is the VMA now covering the range.
+    /// charge. The pages move between the <c>vm_stat_account</c> classes of the old and new flags. EPERM on a sealed
+    /// VMA. On return <paramref name="prev"/> is the VMA now covering the range.
     /// </summary>
     private Errno MprotectFixup(VmArea* vma, ref VmArea* prev, ulong start, ulong end, VmFlags newFlags)
     {
@@ -145,13 +146,16 @@ public sealed unsafe partial class AddressSpace
             newFlags &= ~VmFlags.Account;
         }
 
-        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonName, out Errno error);
+        VmArea* target = ApplyFlags(vma, prev, start, end, newFlags, vma->AnonVmaName, out Errno error);
         if (target == null)
         {
             return error;
         }
 
         prev = target;
+        long pages = (long)((end - start) >> MmConstants.PageShift);
+        _mm->Stat.Account(oldFlags, -pages);
+        _mm->Stat.Account(newFlags, pages);
 
         // A locked private VMA becoming writable is populated at once to break COW (populate_vma_page_range).
         if ((oldFlags & (VmFlags.Write | VmFlags.Shared | VmFlags.Locked)) == VmFlags.Locked && (newFlags & VmFlags.Write) != 0)
@@ -170,7 +174,7 @@ public sealed unsafe partial class AddressSpace
     private VmArea* ApplyFlags(VmArea* vma, VmArea* prev, ulong start, ulong end, VmFlags newFlags, AnonVmaName* name, out Errno error)
     {
         var vmi = new VmaIterator(this, start);
-        VmArea* target = AnonVmaName.Equal(name, vma->AnonName)
+        VmArea* target = AnonVmaName.Equal(name, vma->AnonVmaName)
             ? ModifyFlags(ref vmi, prev, vma, start, end, newFlags, out error)
             : ModifyFlagsName(ref vmi, prev, vma, start, end, newFlags, name, out error);
         if (target == null)

@@ -327,6 +327,8 @@ public sealed unsafe partial class AddressSpace
                 return Errno.ENOMEM;
             }
 
+            RemapStatAccount(grown, delta);
+
             if ((grown->VmFlags & VmFlags.Locked) != 0)
             {
                 request.PopulateGrowth = true;
@@ -538,6 +540,7 @@ public sealed unsafe partial class AddressSpace
 
         // move_page_tables: the guard markers go with the page tables.
         GuardPages.Move(oldAddress, oldLength, request.NewAddress);
+        RemapStatAccount(vma, request.NewLength);
         if ((request.Flags & MremapFlags.DontUnmap) != 0)
         {
             DontUnmapComplete(vma, newVma, oldAddress, oldLength);
@@ -593,6 +596,22 @@ public sealed unsafe partial class AddressSpace
         if (newVma != vma && vma->VmStart == oldAddress && vma->VmEnd == oldAddress + oldLength)
         {
             Rmap.UnlinkAnonVmas(vma);
+        }
+    }
+
+    /// <summary>
+    /// <c>vrm_stat_account</c>: counts <paramref name="bytes"/> more of <paramref name="vma"/>'s kind
+    /// (<c>vm_stat_account</c>), and in <c>locked_vm</c> when it is VM_LOCKED. A move counts the whole new length
+    /// here and the unmap of the source uncounts the old; MREMAP_DONTUNMAP unmaps nothing, so its source's locked
+    /// pages stay counted although the source loses VM_LOCKED, as in the kernel.
+    /// </summary>
+    private void RemapStatAccount(VmArea* vma, ulong bytes)
+    {
+        ulong pages = bytes >> MmConstants.PageShift;
+        _mm->Stat.Account(vma->VmFlags, (long)pages);
+        if ((vma->VmFlags & VmFlags.Locked) != 0)
+        {
+            _mm->LockedVm += pages;
         }
     }
 

@@ -1,3 +1,5 @@
+using VmaEngine.Vma.Tree;
+
 namespace VmaEngine.Vma;
 
 /// <summary>
@@ -36,12 +38,8 @@ public sealed unsafe partial class AddressSpace
         MmapLock.WriteLock();
         try
         {
-            if (!IsFullyMapped(address, end))
-            {
-                return Errno.ENOMEM;
-            }
-
-            return FixupRange(Tree.Load(address), address, end, &SealOne, VmFlags.Sealed);
+            VmArea* first = FirstOfFullyMapped(address, end);
+            return first == null ? Errno.ENOMEM : FixupRange(first, address, end, &SealOne, VmFlags.Sealed);
         }
         finally
         {
@@ -70,22 +68,28 @@ public sealed unsafe partial class AddressSpace
         return !readOnlyAnonymous;
     }
 
-    /// <summary><c>check_mm_seal</c>: whether VMAs cover [start, end) without a hole.</summary>
-    private bool IsFullyMapped(ulong start, ulong end)
+    /// <summary>
+    /// <c>check_mm_seal</c>: the VMA containing <paramref name="start"/> when VMAs cover [start, end) without a hole,
+    /// else null. The apply walk starts from it; lookups start from the leaf of the last store, usually right there.
+    /// </summary>
+    private VmArea* FirstOfFullyMapped(ulong start, ulong end)
     {
+        LeafHint hint = Tree.StoreHint;
+        VmArea* first = null;
         ulong reached = start;
         while (reached < end)
         {
-            VmArea* vma = Tree.FindAtOrAfter(reached, end, out _, out _);
+            VmArea* vma = Tree.FindAtOrAfter(reached, end, ref hint, out _, out _);
             if (vma == null || vma->VmStart > reached)
             {
-                return false;
+                return null;
             }
 
+            first = first == null ? vma : first;
             reached = vma->VmEnd;
         }
 
-        return true;
+        return first;
     }
 
     /// <summary>One step of <c>apply_mm_seal</c>: <c>mseal_fixup</c>, the VMA's flags with VM_SEALED added.</summary>
@@ -98,7 +102,7 @@ public sealed unsafe partial class AddressSpace
             return Errno.None;
         }
 
-        VmArea* target = mm.ApplyFlags(vma, prev, start, end, newFlags, vma->AnonName, out Errno error);
+        VmArea* target = mm.ApplyFlags(vma, prev, start, end, newFlags, vma->AnonVmaName, out Errno error);
         if (target == null)
         {
             prev = vma;

@@ -98,6 +98,15 @@ internal sealed class GuardPageSet
         }
     }
 
+    /// <summary>A copy of the marked ranges [Start, End), sorted.</summary>
+    public (ulong Start, ulong End)[] ToArray()
+    {
+        lock (_lock)
+        {
+            return [.. _ranges];
+        }
+    }
+
     /// <summary>The index of the first range that ends after <paramref name="address"/> (binary search).</summary>
     private int FirstEndingAfter(ulong address)
     {

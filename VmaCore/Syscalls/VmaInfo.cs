@@ -26,7 +26,7 @@ public enum VmaBacking
 /// <param name="Pgoff">The page offset of <paramref name="Start"/> in the backing object (<c>vm_pgoff</c>); for
 /// private anonymous memory the value the kernel keeps, which decides merges after mremap.</param>
 /// <param name="Backing">Anonymous, shared anonymous or a file.</param>
-/// <param name="FileId">The backing object's identity (<see cref="VmFile.Id"/>), 0 for private anonymous memory.</param>
+/// <param name="FileId">The backing object's identity (the inode <c>/proc/pid/maps</c> prints), 0 for private anonymous memory.</param>
 /// <param name="FileName">The file's name, or null when the VMA does not map a named file.</param>
 /// <param name="AnonName">The name set by <see cref="AddressSpace.SetAnonName"/>, or null.</param>
 /// <param name="AnonVmaId">The identity of the VMA's anon_vma (its address), 0 before its first write fault.</param>

@@ -8,8 +8,9 @@ namespace VmaEngine.Vma.Tree;
 /// <remarks>
 /// Protocol: a hint is taken and used only by a holder of mmap_lock (for write, or for read, when no store runs).
 /// Every store that replaces nodes bumps the tree's version before its old nodes are retired, so a stale hint is
-/// never dereferenced: its leaf may already be freed after the grace period. Stores that only swap one slot's
-/// entry in place keep every node, so hints stay valid across them and read the new entry.
+/// never dereferenced: its leaf may already be freed after the grace period. Slot stores (an entry swapped
+/// in place, and the pivot beside it moved) keep every node and its bounds, so hints stay valid across them and
+/// read the new layout.
 /// </remarks>
 internal readonly unsafe struct LeafHint
 {

@@ -31,6 +31,14 @@ internal unsafe struct VmaIterator
     private LeafHint _hint;
 
     /// <summary>
+    /// The leaf <see cref="_hint"/> held before its last move to another leaf: a step back after a step forward
+    /// across a leaf's edge (the gather's <c>vma_iter_prev_range</c> after <c>vma_next</c>, the <c>vma_prev</c> of
+    /// <c>vma_iter_next_rewind</c>) starts there instead of walking from the root, as the maple state's moves
+    /// between neighbouring nodes do.
+    /// </summary>
+    private LeafHint _previousHint;
+
+    /// <summary>
     /// <c>VMA_ITERATOR(name, mm, addr)</c>: an iterator of <paramref name="mm"/> at <paramref name="address"/>. Its
     /// first lookup starts from the leaf of the tree's last store when that is still current and covers the address
     /// (mmap_lock is held, so no store runs while the hint is read).
@@ -108,7 +116,7 @@ internal unsafe struct VmaIterator
     public VmArea* Find(ulong max)
     {
         ulong from = _status is Status.Active or Status.Overflow ? _end : _index;
-        VmArea* vma = Tree.FindAtOrAfter(from, max, ref _hint, out ulong start, out ulong end);
+        VmArea* vma = FindAtOrAfter(from, max, out ulong start, out ulong end);
         if (vma == null)
         {
             _index = _end = from;
@@ -152,7 +160,7 @@ internal unsafe struct VmaIterator
 
         ulong prevStart = 0;
         ulong prevEnd = 0;
-        VmArea* prev = below == 0 ? null : Tree.FindBefore(below, 0, ref _hint, out prevStart, out prevEnd);
+        VmArea* prev = below == 0 ? null : FindBefore(below, out prevStart, out prevEnd);
         if (prev == null)
         {
             // Like the maple state, stop on the first range (the gap from 0), from which a find starts again.
@@ -298,19 +306,59 @@ internal unsafe struct VmaIterator
         }
     }
 
+    /// <summary>
+    /// <see cref="VmaTree.FindAtOrAfter(ulong, ulong, ref LeafHint, out ulong, out ulong)"/> starting from whichever of
+    /// the two remembered leaves covers <paramref name="address"/>.
+    /// </summary>
+    private VmArea* FindAtOrAfter(ulong address, ulong limit, out ulong start, out ulong end)
+    {
+        LeafHint before = TakeHintFor(address);
+        VmArea* vma = Tree.FindAtOrAfter(address, limit, ref _hint, out start, out end);
+        KeepPreviousHint(before);
+        return vma;
+    }
+
+    /// <summary>
+    /// <see cref="VmaTree.FindBefore(ulong, ulong, ref LeafHint, out ulong, out ulong)"/> (no limit) starting from
+    /// whichever of the two remembered leaves covers the index below <paramref name="address"/>.
+    /// </summary>
+    private VmArea* FindBefore(ulong address, out ulong start, out ulong end)
+    {
+        LeafHint before = TakeHintFor(address - 1);
+        VmArea* vma = Tree.FindBefore(address, 0, ref _hint, out start, out end);
+        KeepPreviousHint(before);
+        return vma;
+    }
+
+    /// <summary>Makes <see cref="_previousHint"/> the current hint when only it covers <paramref name="index"/>; returns the hint the lookup starts with.</summary>
+    private LeafHint TakeHintFor(ulong index)
+    {
+        ulong version = Tree.Version;
+        if (!_hint.Covers(index, version) && _previousHint.Covers(index, version))
+        {
+            (_hint, _previousHint) = (_previousHint, _hint);
+        }
+
+        return _hint;
+    }
+
+    /// <summary>After a lookup that moved the hint to another leaf, remembers the leaf it left.</summary>
+    private void KeepPreviousHint(LeafHint before)
+    {
+        if (before.Leaf != null && before.Leaf != _hint.Leaf)
+        {
+            _previousHint = before;
+        }
+    }
+
     /// <summary>The range containing <paramref name="address"/>: its VMA, or null and the bounds of the gap.</summary>
     private VmArea* RangeAt(ulong address, out ulong start, out ulong end)
     {
-        VmArea* vma = Tree.FindAtOrAfter(address, Top, ref _hint, out ulong vmaStart, out ulong vmaEnd);
-        if (vma != null && vmaStart <= address)
-        {
-            start = vmaStart;
-            end = vmaEnd;
-            return vma;
-        }
-
-        end = vma != null ? vmaStart : Top;
-        start = Tree.FindBefore(address, 0, ref _hint, out _, out ulong prevEnd) != null ? prevEnd : 0;
-        return null;
+        LeafHint before = TakeHintFor(address);
+        VmArea* vma = Tree.RangeAt(address, ref _hint, out start, out ulong last);
+        KeepPreviousHint(before);
+        Debug.Assert(vma == null || last != ulong.MaxValue, "a stored range ends at 2^64");
+        end = last == ulong.MaxValue ? Top : last + 1;
+        return vma;
     }
 }

@@ -182,29 +182,81 @@ internal sealed unsafe partial class VmaTree
     }
 
     /// <summary>
-    /// The exact-fit case (<c>mas_wr_slot_store</c> replacing one slot): when [start, last] is exactly one slot's
-    /// range, its entry is swapped in place with a release store, which a reader sees atomically. After
-    /// <see cref="ExtendNullRange"/>, an exactly fitting erase has non-null neighbours, so no free ranges merge.
+    /// The stores that keep the leaf's layout (<c>mas_wr_slot_store</c> as the maple tree's RCU mode allows it), done
+    /// in place with release stores: [start, last] is exactly one slot's range, whose entry is swapped; or it covers
+    /// two neighbouring slots of the left walk's leaf, one whole and the other in part, so that only the pivot
+    /// between them moves:
+    /// <code>
+    ///   exact:       |  a  |  b  |  c  |   ->   |  a  |  x  |  c  |    slot b's entry swapped
+    ///   head:        |  a  | b |  c  |     ->   |  a  |  x  | c |      x over all of b and the head of c:
+    ///                      [  x  ]                                     slot b's entry, then the pivot raised
+    ///   tail:        |  a  | b |  c  |     ->   | a |  x   |  c  |     x over the tail of a and all of b:
+    ///                  [  x  ]                                         slot b's entry, then the pivot lowered
+    /// </code>
+    /// The entry is written before the pivot, so a reader (which reads a pivot before the entry it leads to) sees
+    /// every index map to its old entry or its new one; only the bounds it reports around the new entry may still be
+    /// the old, narrower ones (see <see cref="VmaTree"/>). After <see cref="ExtendNullRange"/> an erase here never
+    /// leaves two free slots side by side.
     /// </summary>
     private bool TryStoreSlot(ulong start, ulong last, VmArea* vma)
     {
         ref PathLevel leaf = ref Left[0];
+        VmaTreeNode* node = leaf.Node;
         int i = leaf.Offset;
-        if (VmaTreeNode.SlotMin(leaf.Node, i, leaf.Min) != start || VmaTreeNode.SlotMax(leaf.Node, i, leaf.Max) != last)
+        ulong slotMin = VmaTreeNode.SlotMin(node, i, leaf.Min);
+        ulong slotMax = VmaTreeNode.SlotMax(node, i, leaf.Max);
+        if (last <= slotMax)
+        {
+            if (slotMin != start || slotMax != last)
+            {
+                return false;
+            }
+
+            bool wasFree = node->LeafSlot[i] == 0;
+            SwapEntry(ref leaf, i, vma);
+            if (wasFree != (vma == null))
+            {
+                PropagateGap(0);
+            }
+
+            return true;
+        }
+
+        if (i >= node->End || last > VmaTreeNode.SlotMax(node, i + 1, leaf.Max))
         {
             return false;
         }
 
-        ulong old = leaf.Node->LeafSlot[i];
-        Volatile.Write(ref leaf.Node->LeafSlot[i], (ulong)vma);
-        _count += (vma != null ? 1 : 0) - (old != 0 ? 1 : 0);
-        if ((old == 0) != (vma == null))
+        bool head = slotMin == start;
+        bool tail = last == VmaTreeNode.SlotMax(node, i + 1, leaf.Max);
+        if (head == tail)
+        {
+            // Both slots whole (the leaf loses one) or both in part (it gains one): not in place.
+            return false;
+        }
+
+        // Every free range keeps its size only when no free slot is involved.
+        bool gapChanges = vma == null || node->LeafSlot[i] == 0 || node->LeafSlot[i + 1] == 0;
+        int whole = head ? i : i + 1;
+        SwapEntry(ref leaf, whole, vma);
+        Volatile.Write(ref node->Pivot[i], head ? last : start - 1);
+        leaf.Offset = whole;
+        Debug.Assert(!HasAdjacentFree(node), "a slot store left two free ranges side by side");
+        if (gapChanges)
         {
             PropagateGap(0);
         }
 
-        _storeHint = new LeafHint(leaf.Node, leaf.Min, leaf.Max, _version);
         return true;
+    }
+
+    /// <summary>Swaps the entry of slot <paramref name="i"/> of the left walk's leaf in place (a release store), counts the change and sets the store hint.</summary>
+    private void SwapEntry(ref PathLevel leaf, int i, VmArea* vma)
+    {
+        ulong old = leaf.Node->LeafSlot[i];
+        Volatile.Write(ref leaf.Node->LeafSlot[i], (ulong)vma);
+        _count += (vma != null ? 1 : 0) - (old != 0 ? 1 : 0);
+        _storeHint = new LeafHint(leaf.Node, leaf.Min, leaf.Max, _version);
     }
 
     /// <summary>
@@ -232,22 +284,27 @@ internal sealed unsafe partial class VmaTree
         bool keepLeft = VmaTreeNode.SlotMin(old, first, leaf.Min) < start;
         ulong endMax = VmaTreeNode.SlotMax(old, end, leaf.Max);
         bool keepRight = endMax > last;
-        int size = first + (keepLeft ? 1 : 0) + 1 + (keepRight ? 1 : 0) + (old->End - end);
+        int tail = old->End - end;
+        int size = first + (keepLeft ? 1 : 0) + 1 + (keepRight ? 1 : 0) + tail;
         if (size < VmaTreeNode.LeafMinSlots || size > VmaTreeNode.LeafSlots)
         {
             return false;
         }
 
+        int delta = vma != null ? 1 : 0;
+        bool gapChanges = vma == null;
+        for (int i = first; i <= end; i++)
+        {
+            bool free = old->LeafSlot[i] == 0;
+            delta -= free ? 0 : 1;
+            gapChanges |= free;
+        }
+
         VmaTreeNode* node = TakeNode();
         node->IsLeaf = true;
         node->End = (byte)(size - 1);
-        int n = 0;
-        for (int i = 0; i < first; i++)
-        {
-            SetLeafSlot(node, n++, old->Pivot[i], old->LeafSlot[i]);
-        }
-
-        int delta = vma != null ? 1 : 0;
+        CopyLeafSlots(old, 0, node, 0, first);
+        int n = first;
         if (keepLeft)
         {
             SetLeafSlot(node, n++, start - 1, old->LeafSlot[first]);
@@ -261,39 +318,45 @@ internal sealed unsafe partial class VmaTree
             delta += old->LeafSlot[end] != 0 ? 1 : 0;
         }
 
-        for (int i = end + 1; i <= old->End; i++)
-        {
-            SetLeafSlot(node, n++, VmaTreeNode.SlotMax(old, i, leaf.Max), old->LeafSlot[i]);
-        }
+        CopyLeafSlots(old, end + 1, node, n, tail);
+        Debug.Assert(n + tail == size, "node store: wrote another slot count than computed");
 
-        for (int i = first; i <= end; i++)
-        {
-            delta -= old->LeafSlot[i] != 0 ? 1 : 0;
-        }
-
-        Debug.Assert(n == size, "node store: wrote another slot count than computed");
-        for (; n < VmaTreeNode.LeafSlots; n++)
-        {
-            SetLeafSlot(node, n, ulong.MaxValue, 0);
-        }
-
-        // The last used slot ends at the leaf's max, which its pivot does not record.
-        if (size - 1 < VmaTreeNode.LeafSlots - 1)
-        {
-            node->Pivot[size - 1] = ulong.MaxValue;
-        }
+        // The last used slot ends at the leaf's max, which its pivot does not record; unused slots are empty.
+        new Span<ulong>(node->Pivot + size - 1, VmaTreeNode.LeafSlots - size).Fill(ulong.MaxValue);
+        new Span<ulong>(node->LeafSlot + size, VmaTreeNode.LeafSlots - size).Clear();
 
         _version++;
         leaf.Node = node;
         Debug.Assert(!HasAdjacentFree(node), "a node store left two free ranges side by side");
         ref PathLevel parent = ref Left[1];
         Volatile.Write(ref parent.Node->Child[parent.Offset], (ulong)VmaTreeNode.ToTagged(node));
-        PropagateGap(0);
+
+        // Over VMAs only, every free range keeps its bounds, hence the leaf its gap.
+        if (gapChanges)
+        {
+            PropagateGap(0);
+        }
+
         _count += delta;
         Recycle(old);
         QueueRecycled();
         _storeHint = new LeafHint(node, leaf.Min, leaf.Max, _version);
         return true;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="count"/> slots of a leaf from slot <paramref name="fromIndex"/> into an unpublished
+    /// leaf at <paramref name="toIndex"/>, with the pivots both layouts have (the slot at index 15 has none: as the
+    /// last slot of the copy, its pivot is set by the caller).
+    /// </summary>
+    private static void CopyLeafSlots(VmaTreeNode* from, int fromIndex, VmaTreeNode* to, int toIndex, int count)
+    {
+        new ReadOnlySpan<ulong>(from->LeafSlot + fromIndex, count).CopyTo(new Span<ulong>(to->LeafSlot + toIndex, count));
+        int pivots = Math.Min(count, VmaTreeNode.LeafSlots - 1 - Math.Max(fromIndex, toIndex));
+        if (pivots > 0)
+        {
+            new ReadOnlySpan<ulong>(from->Pivot + fromIndex, pivots).CopyTo(new Span<ulong>(to->Pivot + toIndex, pivots));
+        }
     }
 
     /// <summary>Writes slot <paramref name="i"/> of an unpublished leaf; the last slot has no pivot.</summary>

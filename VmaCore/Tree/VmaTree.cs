@@ -20,13 +20,15 @@ namespace VmaEngine.Vma.Tree;
 /// <see cref="FindEmptyAreaRev"/>. Readers run <see cref="Load"/>,
 /// <see cref="FindAtOrAfter(ulong, ulong, out ulong, out ulong)"/> and
 /// <see cref="FindBefore(ulong, ulong, out ulong, out ulong)"/> with no lock, inside an RCU read-side section (the
-/// overloads with a <see cref="LeafHint"/> only under mmap_lock). The writer never changes a pivot or the
-/// layout of a node a reader can reach: it builds new nodes for the part of the tree that changes and publishes
-/// them with one release store, of the root pointer or of a child pointer in an unchanged parent whose range stays
-/// the same. The only in-place writes are single-pointer stores of an entry over exactly one existing slot, and
-/// the gap values, which readers never read. A reader therefore sees, for each address, the entry before or after
-/// a store. Replaced nodes are reused by later stores, or freed to the slab, only after a grace period (see
-/// <see cref="Recycle"/>).
+/// overloads with a <see cref="LeafHint"/> only under mmap_lock). The writer never changes the layout (the slot
+/// count and bounds) of a node a reader can reach: it builds new nodes for the part of the tree that changes and
+/// publishes them with one release store, of the root pointer or of a child pointer in an unchanged parent whose
+/// range stays the same. The only in-place writes are the slot stores of the maple tree's RCU mode (an entry
+/// swapped over exactly one slot, or an entry swapped and then the pivot beside it moved, both release stores),
+/// and the gap values, which readers never read. Readers read each pivot before the entry it leads to (by an
+/// address that depends on it, or with acquire), so a reader sees, for each address, the entry before or after a
+/// store; the bounds it reports around a new entry may still be the old, narrower ones, as in the kernel. Replaced
+/// nodes are reused by later stores, or freed to the slab, only after a grace period (see <see cref="Recycle"/>).
 /// </para>
 /// <para>
 /// Invariants: all leaves are at the same depth; a non-root node holds at least
@@ -79,6 +81,9 @@ internal sealed unsafe partial class VmaTree : IDisposable
 
     /// <summary>The number of stored ranges.</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>The version <see cref="LeafHint"/>s are checked against (stable under mmap_lock).</summary>
+    internal ulong Version => _version;
 
     /// <summary>The number of node levels: 0 when empty, 1 when the root is a leaf.</summary>
     internal int Height => _height;
@@ -135,10 +140,10 @@ internal sealed unsafe partial class VmaTree : IDisposable
         ulong index = address;
         while (LookupLeaf(index, ref hint, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
         {
-            ulong first = VmaTreeNode.SlotMin(leaf, i, min);
+            ulong first = VmaTreeNode.SlotMinAcquire(leaf, i, min);
             for (; i <= leaf->End && first < limit; i++)
             {
-                ulong last = VmaTreeNode.SlotMax(leaf, i, max);
+                ulong last = VmaTreeNode.SlotMaxAcquire(leaf, i, max);
                 VmArea* vma = (VmArea*)Volatile.Read(ref leaf->LeafSlot[i]);
                 if (vma != null)
                 {
@@ -185,10 +190,10 @@ internal sealed unsafe partial class VmaTree : IDisposable
         ulong index = address - 1;
         while (address != 0 && LookupLeaf(index, ref hint, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
         {
-            ulong last = VmaTreeNode.SlotMax(leaf, i, max);
+            ulong last = VmaTreeNode.SlotMaxAcquire(leaf, i, max);
             for (; i >= 0 && last >= limit; i--)
             {
-                ulong first = VmaTreeNode.SlotMin(leaf, i, min);
+                ulong first = VmaTreeNode.SlotMinAcquire(leaf, i, min);
                 VmArea* vma = (VmArea*)Volatile.Read(ref leaf->LeafSlot[i]);
                 if (vma != null)
                 {
@@ -215,6 +220,26 @@ internal sealed unsafe partial class VmaTree : IDisposable
 
         start = end = 0;
         return null;
+    }
+
+    /// <summary>
+    /// The entry covering <paramref name="index"/>, or null for a free range, and the bounds [<paramref name="first"/>,
+    /// <paramref name="last"/>] of its range, starting from <paramref name="hint"/>'s leaf when it is current and
+    /// covers the index. A free range is always one whole slot, so its bounds are the whole gap. For mmap_lock
+    /// holders only (see <see cref="LeafHint"/>).
+    /// </summary>
+    public VmArea* RangeAt(ulong index, ref LeafHint hint, out ulong first, out ulong last)
+    {
+        if (!LookupLeaf(index, ref hint, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
+        {
+            first = 0;
+            last = ulong.MaxValue;
+            return null;
+        }
+
+        first = VmaTreeNode.SlotMin(leaf, i, min);
+        last = VmaTreeNode.SlotMax(leaf, i, max);
+        return (VmArea*)leaf->LeafSlot[i];
     }
 
     /// <summary>
@@ -362,16 +387,8 @@ internal sealed unsafe partial class VmaTree : IDisposable
     /// <summary>The entry covering <paramref name="index"/> and the bounds of its range; the whole space when empty.</summary>
     private VmArea* FindRange(ulong index, out ulong first, out ulong last)
     {
-        if (!LookupLeaf(index, out VmaTreeNode* leaf, out int i, out ulong min, out ulong max))
-        {
-            first = 0;
-            last = ulong.MaxValue;
-            return null;
-        }
-
-        first = VmaTreeNode.SlotMin(leaf, i, min);
-        last = VmaTreeNode.SlotMax(leaf, i, max);
-        return (VmArea*)leaf->LeafSlot[i];
+        LeafHint none = default;
+        return RangeAt(index, ref none, out first, out last);
     }
 
     /// <summary>Takes a node from the preallocation pool.</summary>

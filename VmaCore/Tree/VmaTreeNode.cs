@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Threading;
 
 namespace VmaEngine.Vma.Tree;
 
@@ -24,9 +25,10 @@ namespace VmaEngine.Vma.Tree;
 /// vector compares and no branch. Leaf slots hold a <c>VmArea*</c> or 0 for a gap (the maple tree stores free
 /// ranges as NULL entries); inner slots hold child pointers tagged with <see cref="LeafTag"/> when the child is a
 /// leaf (the maple tree's encoded node, <c>maple_enode</c>), and gap[i] is the largest free range inside child i.
-/// A published node is immutable except for single slot pointers (replaced with a release store) and gaps, which
-/// only the writer side reads. Unlike <c>maple_node</c>, a node has no parent pointer: the writer records the walk
-/// from the root (<see cref="TreePath"/>) and readers never go up, so copying a node never rewrites its children.
+/// A published node is immutable except for single slot pointers (replaced with a release store), the pivot
+/// between two slots whose boundary a slot store moves (after the entry) and gaps, which only the writer side reads.
+/// Unlike <c>maple_node</c>, a node has no parent pointer: the writer records the walk from the root
+/// (<see cref="TreePath"/>) and readers never go up, so copying a node never rewrites its children.
 /// </remarks>
 [StructLayout(LayoutKind.Explicit, Size = Size)]
 internal unsafe struct VmaTreeNode
@@ -99,6 +101,15 @@ internal unsafe struct VmaTreeNode
 
     /// <summary>The last index slot <paramref name="i"/> covers, in a node whose range ends at <paramref name="max"/>.</summary>
     public static ulong SlotMax(VmaTreeNode* node, int i, ulong max) => i < node->End ? node->Pivot[i] : max;
+
+    /// <summary>
+    /// <see cref="SlotMin"/> for lockless readers: the pivot is read with acquire, so that the entry read after it is
+    /// at least as new (a slot store writes the entry before it moves the pivot).
+    /// </summary>
+    public static ulong SlotMinAcquire(VmaTreeNode* node, int i, ulong min) => i > 0 ? Volatile.Read(ref node->Pivot[i - 1]) + 1 : min;
+
+    /// <summary><see cref="SlotMax"/> for lockless readers (see <see cref="SlotMinAcquire"/>).</summary>
+    public static ulong SlotMaxAcquire(VmaTreeNode* node, int i, ulong max) => i < node->End ? Volatile.Read(ref node->Pivot[i]) : max;
 
     /// <summary>The slot of a leaf that covers <paramref name="index"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

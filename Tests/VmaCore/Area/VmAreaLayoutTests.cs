@@ -26,7 +26,7 @@ public unsafe class VmAreaLayoutTests
     [TestCase(nameof(VmArea.NumabState), 120)]
     [TestCase(nameof(VmArea.VmRefcnt), 128)]
     [TestCase(nameof(VmArea.Shared), 136)]
-    [TestCase(nameof(VmArea.AnonName), 168)]
+    [TestCase(nameof(VmArea.AnonVmaName), 168)]
     [TestCase(nameof(VmArea.VmUserfaultfdCtx), 176)]
     public void FieldIsAtTheKernelOffset(string field, int offset)
     {

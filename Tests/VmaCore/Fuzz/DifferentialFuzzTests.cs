@@ -11,7 +11,9 @@ namespace Tests.VmaCore.Fuzz;
 /// touches) with arguments from the whole 64-bit range biased toward edges, run on the engine (this machine's
 /// profile: <c>oracle-host</c> with the zero page) and, each case in a forked child, by a small C helper compiled
 /// with gcc. After every call the errno, the result where placement is deterministic and the layout of the compared
-/// zones (VMA bounds, permissions, offsets, backing and the oracle's VmFlags) must be the same.
+/// zones (VMA bounds, permissions, offsets, backing and the oracle's VmFlags) must be the same, and so must the mm
+/// counters: <see cref="VmaEngine.Vma.AddressSpace.Counters"/> against how far VmSize, VmLck, VmPin, VmData,
+/// VmExe + VmLib and VmStk of the child's <c>/proc/self/status</c> moved since its case began.
 /// </summary>
 /// <remarks>
 /// <para>What the comparison leaves out, and why:</para>

@@ -102,14 +102,17 @@ public sealed class TranslateTests
         Assert.That(HostMaps.PermissionsAt(guest.HostAddressOf(At(0))), Is.EqualTo("r--"), "the host page is not executable");
     }
 
-    [Test]
-    public void TableMemory_IsAtMostHalfAPercentOfDenseMappedMemory()
+    [TestCase(3)]
+    [TestCase(4)]
+    [TestCase(67)]
+    [TestCase(-1)]
+    public void UndefinedAccess_ThrowsEvenOnACachedPage(int access)
     {
         using GuestMemory guest = Create();
-        const int pages = 16_384;
-        MapReadWrite(guest, At(0), pages);
-        Assert.That(guest.TranslationTableBytes, Is.GreaterThan(0UL));
-        Assert.That(guest.TranslationTableBytes, Is.LessThanOrEqualTo(pages * Page / 200));
+        MapReadWrite(guest, At(0), 1);
+        Write(guest, At(0), 1);
+        Assert.Throws<System.ArgumentOutOfRangeException>(() => guest.Translate(At(0), (FaultAccess)access, out _));
+        Assert.Throws<System.ArgumentOutOfRangeException>(() => guest.Translate(At(7), (FaultAccess)access, out _), "an unmapped page");
     }
 
     [Test]

@@ -130,7 +130,7 @@ public unsafe class AllocationFailureTests
                     VmArea* vma = t.AllocVma(0x1000, 0x5000, 1);
                     vma->VmFile = FileRef.Get(file);
                     vma->VmPolicy = MemPolicy.Get(policy);
-                    vma->AnonName = AnonVmaName.Get(name);
+                    vma->AnonVmaName = AnonVmaName.Get(name);
                     Assert.That(t.AttachVma(vma), Is.EqualTo(Errno.None));
                     t.NewAnonVma(vma);
                 },

@@ -126,7 +126,7 @@ public unsafe class LifecycleTests
             Assert.That(mm.MmapRegion(null, start, 0x2000, F | (i % 2 == 0 ? VmFlags.None : VmFlags.Exec), start >> 12, out _), Is.EqualTo(Errno.None));
             VmArea* vma = mm.VmaLookup(start);
             vma->VmPolicy = MemPolicy.Get(policy);
-            vma->AnonName = AnonVmaName.Get(name);
+            vma->AnonVmaName = AnonVmaName.Get(name);
             if (i % 3 == 0)
             {
                 Assert.That(mm.AnonVmaPrepare(vma), Is.EqualTo(Errno.None));

@@ -40,9 +40,9 @@ internal static unsafe class MmSnapshot
 
             lines.Add($"[{start:x},{end:x}) vma {(nint)vma:x} [{vma->VmStart:x},{vma->VmEnd:x}) pg {vma->VmPgoff:x} flags {vma->VmFlags} " +
                 $"file {(nint)vma->VmFile:x} anon {(nint)vma->AnonVma:x} ops {(nint)vma->VmOps:x} pol {(nint)vma->VmPolicy:x} " +
-                $"name {(nint)vma->AnonName:x} uffd {(nint)vma->VmUserfaultfdCtx:x} refcnt {vma->VmRefcnt} chain [{string.Join(",", chain)}] " +
+                $"name {(nint)vma->AnonVmaName:x} uffd {(nint)vma->VmUserfaultfdCtx:x} refcnt {vma->VmRefcnt} chain [{string.Join(",", chain)}] " +
                 $"refs file {(vma->VmFile != null ? vma->VmFile->RefCount : 0)} pol {(vma->VmPolicy != null ? vma->VmPolicy->RefCount : 0)} " +
-                $"name {(vma->AnonName != null ? vma->AnonName->RefCount : 0)}");
+                $"name {(vma->AnonVmaName != null ? vma->AnonVmaName->RefCount : 0)}");
         }
 
         lines.Add($"map_count {mm.MapCount} tree {mm.Tree.Count}");
@@ -70,7 +70,7 @@ internal static unsafe class MmSnapshot
         for (VmArea* vma = vmi.Next(); vma != null; vma = vmi.Next())
         {
             string attributes = $"flags {vma->VmFlags} file {(nint)vma->VmFile:x} anon {(nint)vma->AnonVma:x} ops {(nint)vma->VmOps:x} " +
-                $"pol {(nint)vma->VmPolicy:x} name {(nint)vma->AnonName:x} uffd {(nint)vma->VmUserfaultfdCtx:x}";
+                $"pol {(nint)vma->VmPolicy:x} name {(nint)vma->AnonVmaName:x} uffd {(nint)vma->VmUserfaultfdCtx:x}";
             Clip(ranges, vma->VmStart, vma->VmEnd, vma->VmPgoff, attributes, holeStart, holeEnd);
         }
 

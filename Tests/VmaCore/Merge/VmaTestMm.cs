@@ -53,13 +53,22 @@ internal sealed unsafe class VmaTestMm : IDisposable
         return vma;
     }
 
-    /// <summary><c>attach_vma</c>: <c>vma_link</c>, asserting the VMA is attached on success.</summary>
+    /// <summary>
+    /// <c>attach_vma</c>: <c>vma_link</c>, asserting the VMA is attached on success. The VMA is then counted in the
+    /// mm's counters as a mapping of its flags would be (<c>vma_link</c> counts nothing, its callers do), so that
+    /// unmapping it later uncounts pages that were counted.
+    /// </summary>
     public Errno AttachVma(VmArea* vma)
     {
         Errno error = Mm.VmaLink(vma);
         if (error == Errno.None)
         {
             Assert.That(VmaLock.IsAttached(vma), "vma_link left the VMA detached");
+            Mm.Mm->Stat.Account(vma->VmFlags, (long)vma->Pages);
+            if ((vma->VmFlags & VmFlags.Locked) != 0)
+            {
+                Mm.Mm->LockedVm += vma->Pages;
+            }
         }
 
         return error;

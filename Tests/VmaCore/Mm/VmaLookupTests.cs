@@ -3,6 +3,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
 using VmaEngine.Vma;
+using VmaEngine.Vma.Files;
 
 namespace Tests.VmaCore.Mm;
 
@@ -37,6 +38,63 @@ public unsafe class VmaLookupTests
         Assert.That(space.TryGetVma(Base + (4 * Page), out VmaInfo none), Is.False);
         Assert.That(none, Is.EqualTo(default(VmaInfo)));
         Assert.That(space.TryGetVma(ulong.MaxValue, out _), Is.False);
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void RawVmaShowsWhatTryGetVmaCopies(bool fileBacked)
+    {
+        using var files = new FileRegistry();
+        using var space = new AddressSpace();
+        MappedFile file = files.Open("data", 64);
+        Errno mapped = fileBacked
+            ? space.Mmap(Base, 4 * Page, Prot.Read | Prot.Write, MapFlags.Private | MapFlags.Fixed, file, 2 * Page, out _)
+            : space.Mmap(Base, 4 * Page, Prot.Read | Prot.Write, FixedAnonymous, out _);
+        Assert.That(mapped, Is.EqualTo(Errno.None));
+        Assert.That(space.SetAnonName(Base, 4 * Page, "heap"), Is.EqualTo(fileBacked ? Errno.EBADF : Errno.None));
+        Assert.That(space.Touch(Base, Page), Is.EqualTo(Errno.None));
+        Assert.That(space.TryGetVma(Base, out VmaInfo info), Is.True);
+
+        VmArea* vma = space.LockVmaUnderRcu(Base + Page);
+        Assert.That(vma != null, "the VMA is read-locked");
+        try
+        {
+            Assert.Multiple(() =>
+            {
+                Assert.That(vma->ToInfo(), Is.EqualTo(info));
+                Assert.That((vma->Start, vma->End, vma->Flags, vma->Pgoff), Is.EqualTo((info.Start, info.End, info.Flags, info.Pgoff)));
+                Assert.That((vma->Backing, vma->FileId, vma->FileName, vma->AnonName), Is.EqualTo((info.Backing, info.FileId, info.FileName, info.AnonName)));
+                Assert.That(vma->Backing, Is.EqualTo(fileBacked ? VmaBacking.File : VmaBacking.Anonymous));
+                Assert.That(vma->FileName, Is.EqualTo(fileBacked ? "data" : null));
+                Assert.That(vma->Pgoff, Is.EqualTo(fileBacked ? 2UL : Base / Page));
+                Assert.That(vma->AnonName, Is.EqualTo(fileBacked ? null : "heap"));
+                Assert.That(vma->HasAnonVma, Is.True, "the write fault of Touch gave it an anon_vma");
+                Assert.That(vma->AnonVmaId, Is.EqualTo(info.AnonVmaId).And.Not.EqualTo((nuint)0));
+                Assert.That(vma->PageProt, Is.EqualTo((ulong)(VmFlags.Read | VmFlags.Write)));
+            });
+        }
+        finally
+        {
+            AddressSpace.VmaEndRead(vma);
+        }
+    }
+
+    [Test]
+    public void RawVmaPageProtFollowsMprotect()
+    {
+        using var space = new AddressSpace();
+        Assert.That(space.Mmap(Base, 4 * Page, Prot.Read, FixedAnonymous, out _), Is.EqualTo(Errno.None));
+        Assert.That(space.Mprotect(Base, 4 * Page, Prot.Read | Prot.Exec), Is.EqualTo(Errno.None));
+        VmArea* vma = space.LockVmaUnderRcu(Base);
+        Assert.That(vma != null);
+        (ulong pageProt, bool hasAnonVma, nuint anonVmaId) = (vma->PageProt, vma->HasAnonVma, vma->AnonVmaId);
+        AddressSpace.VmaEndRead(vma);
+        Assert.Multiple(() =>
+        {
+            Assert.That(pageProt, Is.EqualTo((ulong)(VmFlags.Read | VmFlags.Exec)));
+            Assert.That(hasAnonVma, Is.False, "never written");
+            Assert.That(anonVmaId, Is.EqualTo((nuint)0));
+        });
     }
 
     [Test]

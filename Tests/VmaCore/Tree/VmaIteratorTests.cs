@@ -76,4 +76,45 @@ public unsafe class VmaIteratorTests
         Assert.That((vmi.Address, vmi.End), Is.EqualTo((here + 0x1000, here + 0x2000)));
         Assert.That(t.CleanupMm(), Is.EqualTo(vmas + 1));
     }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void StepsBackAfterStepsForwardSeeTheCurrentTree(bool storeBetween)
+    {
+        // Enough VMAs for many leaves: some steps forward cross into the next leaf, and the steps back then start
+        // from the leaf left behind, unless a store replaced it in between.
+        const int vmas = 200;
+        using var t = new VmaTestMm();
+        for (int i = 0; i < vmas; i++)
+        {
+            t.AllocAndLinkVma(VmaStart(i), VmaStart(i) + 0x1000, (ulong)i);
+        }
+
+        var vmi = new VmaIterator(t.Mm, VmaStart(0));
+        VmArea* first = vmi.Next();
+        Assert.That(first != null && first->VmStart == VmaStart(0));
+        for (int i = 1; i < vmas; i++)
+        {
+            VmArea* vma = vmi.Next();
+            Assert.That(vma != null && vma->VmStart == VmaStart(i), $"next of VMA {i - 1}");
+            ulong below = VmaStart(i - 1) + 0x1000;
+            if (storeBetween)
+            {
+                // Through another iterator: a VMA in the middle of the hole before this one.
+                t.AllocAndLinkVma(VmaStart(i) - 0x2000, VmaStart(i) - 0x1000, 0);
+                below = VmaStart(i) - 0x1000;
+            }
+
+            Assert.That(vmi.PrevRange() == null, $"the hole before VMA {i}");
+            Assert.That((vmi.Address, vmi.End), Is.EqualTo((below, VmaStart(i))));
+            VmArea* before = vmi.PrevRange();
+            Assert.That(before != null && before->VmEnd == below, $"the VMA before the hole before VMA {i}");
+            Assert.That(vmi.NextRange() == null);
+            Assert.That(vmi.NextRange() == vma);
+        }
+
+        Assert.That(t.CleanupMm(), Is.EqualTo(storeBetween ? (2 * vmas) - 1 : vmas));
+    }
+
+    private static ulong VmaStart(int i) => 0x10000 + ((ulong)i * 0x4000);
 }

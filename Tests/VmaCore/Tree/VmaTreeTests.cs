@@ -291,14 +291,14 @@ public sealed unsafe class VmaTreeTests
         long before = ActiveNodes();
         StoreEveryOtherPage(_tree, 3000);
 
-        // After a grace period every replaced node can be reused: a store that rewrites one leaf (a range grown over
-        // part of the gap after it) retires the old leaf into the ring, and the next preallocation takes a node from
-        // the ring instead of the slab.
+        // After a grace period every replaced node can be reused: a store that rewrites one leaf (a range over the
+        // end of one gap, a VMA and the start of the next gap) retires the old leaf into the ring, and the next
+        // preallocation takes a node from the ring instead of the slab.
         Assert.That(_tree.Preallocate(0, Page), Is.True);
         long active = ActiveNodes();
         int recycling = _tree.RecyclingNodes;
         Assert.That(recycling, Is.GreaterThan(0));
-        _tree.Store(200 * Page, (201 * Page) + 512, _vmas[7]);
+        _tree.Store((199 * Page) + 512, (201 * Page) + 512, _vmas[7]);
         Assert.That(_tree.RecyclingNodes, Is.EqualTo(recycling + 1));
         Rcu.Barrier();
         Assert.That(_tree.Preallocate(0, Page), Is.True);
@@ -306,6 +306,8 @@ public sealed unsafe class VmaTreeTests
         {
             Assert.That(_tree.RecyclingNodes, Is.EqualTo(recycling));
             Assert.That(ActiveNodes(), Is.EqualTo(active));
+            Assert.That(Id(_tree.Load(199 * Page)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.Load((199 * Page) + 512)), Is.EqualTo(7));
             Assert.That(Id(_tree.Load(201 * Page)), Is.EqualTo(7));
             Assert.That(Id(_tree.Load((201 * Page) + 512)), Is.EqualTo(-1));
         });
@@ -315,6 +317,33 @@ public sealed unsafe class VmaTreeTests
         {
             Assert.That(_tree.RecyclingNodes, Is.Zero);
             Assert.That(ActiveNodes(), Is.EqualTo(before + _tree.NodeCount));
+        });
+        _tree.Validate();
+    }
+
+    [TestCase(200UL * Page, (201UL * Page) + 512)]
+    [TestCase((199UL * Page) + 512, 201UL * Page)]
+    public void AStoreOverOneSlotAndPartOfTheNextMovesTheirBoundaryInPlace(ulong start, ulong end)
+    {
+        StoreEveryOtherPage(_tree, 3000);
+        Assert.That(_tree.Preallocate(start, end), Is.True);
+        int recycling = _tree.RecyclingNodes;
+        int pool = _tree.PreallocatedNodes;
+        int nodes = _tree.NodeCount;
+        int count = _tree.Count;
+
+        // A VMA's range grown over the start of the gap after it, or over the end of the gap before it: the leaf
+        // keeps its slots, so no node is copied, taken or retired.
+        _tree.Store(start, end, _vmas[7]);
+        Assert.Multiple(() =>
+        {
+            Assert.That((_tree.RecyclingNodes, _tree.PreallocatedNodes, _tree.NodeCount), Is.EqualTo((recycling, pool, nodes)));
+            Assert.That(_tree.Count, Is.EqualTo(count));
+            Assert.That(Id(_tree.Load(start)), Is.EqualTo(7));
+            Assert.That(Id(_tree.Load(end - 1)), Is.EqualTo(7));
+            Assert.That(Id(_tree.Load(start - 1)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.Load(end)), Is.EqualTo(-1));
+            Assert.That(Id(_tree.Load(202 * Page)), Is.EqualTo(101 % 64));
         });
         _tree.Validate();
     }
