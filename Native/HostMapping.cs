@@ -1,18 +1,21 @@
 using System;
+using Microsoft.Win32.SafeHandles;
 
 namespace VmaEngine.Native;
 
 /// <summary>
 /// Fixed-address host mappings for a guest's memory: one reservation of address space that holds nothing, private
-/// anonymous memory mapped over any page range of it, protection changes, page moves without copying
-/// (<c>mremap</c>), page drops (<c>madvise(MADV_DONTNEED)</c>) and the return of a range to the reservation.
+/// anonymous memory or a file (shared or private) mapped over any page range of it, shared-memory objects
+/// (<c>memfd</c>), protection changes, page moves without copying (<c>mremap</c>), page drops
+/// (<c>madvise(MADV_DONTNEED)</c>, <c>MADV_REMOVE</c>), resident-page queries (<c>mincore</c>) and the return of a
+/// range to the reservation.
 /// </summary>
 /// <remarks>
 /// Unlike <see cref="OsPages"/>, which hands out regions it owns, these calls act on addresses the caller chose
 /// inside a reservation it made with <see cref="Reserve"/>: every call replaces whatever the host had there. The
 /// Unix code is in <c>HostMapping.Unix.cs</c> (libc through <c>LibraryImport</c>). On Windows every call throws
 /// <see cref="PlatformNotSupportedException"/>: placeholders (<c>VirtualAlloc2</c>, <c>MapViewOfFile3</c>) are not
-/// written yet.
+/// written yet, nor section objects for shared memory.
 /// </remarks>
 public static partial class HostMapping
 {
@@ -83,7 +86,93 @@ public static partial class HostMapping
     public static void DropPages(nint address, nuint size)
     {
         ThrowUnlessUnix();
-        Unix.DropPages(address, size);
+        Unix.Advise(address, size, Unix.MadvDontNeed, "madvise(MADV_DONTNEED)");
+    }
+
+    /// <summary>
+    /// Maps <paramref name="file"/> from byte <paramref name="offset"/> with <paramref name="protection"/> over
+    /// [<paramref name="address"/>, +<paramref name="size"/>), discarding what was there (<c>mmap(MAP_FIXED)</c> of
+    /// the descriptor): <paramref name="shared"/> maps it <c>MAP_SHARED</c> (stores reach the file and every other
+    /// shared mapping of it), otherwise <c>MAP_PRIVATE</c> (copy-on-write: stores never reach the file).
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="file"/> is null.</exception>
+    /// <exception cref="OsPagesException">The host refused the mapping.</exception>
+    public static void MapFile(nint address, nuint size, HostProtection protection, SafeFileHandle file, ulong offset, bool shared)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ThrowUnlessUnix();
+        bool added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            Unix.MapFile(address, size, protection, file.DangerousGetHandle(), offset, shared);
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates an anonymous shared-memory object of <paramref name="size"/> zero bytes (<c>memfd_create</c> and
+    /// <c>ftruncate</c>): what <see cref="MapFile"/> maps for memory several mappings share. Sparse: nothing is
+    /// committed until written.
+    /// </summary>
+    /// <param name="name">The name the host shows for it (<c>/memfd:name</c>).</param>
+    /// <param name="size">The object's size in bytes.</param>
+    /// <exception cref="OsPagesException">The host refused the object or its size.</exception>
+    public static SafeFileHandle CreateSharedMemory(string name, ulong size)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ThrowUnlessUnix();
+        return Unix.CreateSharedMemory(name, size);
+    }
+
+    /// <summary>
+    /// Which pages of [<paramref name="address"/>, +<paramref name="size"/>) are resident (<c>mincore</c>): bit 0 of
+    /// <paramref name="resident"/>[i] is set when page i is in memory, whatever its protection.
+    /// </summary>
+    /// <param name="address">A page-aligned mapped address.</param>
+    /// <param name="size">The bytes to look at.</param>
+    /// <param name="resident">One byte per page of the range.</param>
+    /// <exception cref="ArgumentException"><paramref name="resident"/> has fewer bytes than the range has pages.</exception>
+    /// <exception cref="OsPagesException">The host refused (part of the range is not mapped).</exception>
+    public static void GetResidentPages(nint address, nuint size, Span<byte> resident)
+    {
+        ulong pages = ((ulong)size + OsPages.PageSize - 1) / OsPages.PageSize;
+        if ((ulong)resident.Length < pages)
+        {
+            throw new ArgumentException($"mincore of {pages} pages needs that many bytes, not {resident.Length}.", nameof(resident));
+        }
+
+        ThrowUnlessUnix();
+        Unix.GetResidentPages(address, size, resident);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="size"/> bytes from <paramref name="source"/> to <paramref name="destination"/>
+    /// whatever the protection of either range, as a debugger does (through <c>/proc/self/mem</c>): a store into a
+    /// private mapping makes the page private, a store into a shared mapping reaches its object.
+    /// </summary>
+    /// <exception cref="OsPagesException">The host refused a read or a write.</exception>
+    public static void CopyIgnoringProtection(nint source, nint destination, nuint size)
+    {
+        ThrowUnlessUnix();
+        Unix.CopyIgnoringProtection(source, destination, size);
+    }
+
+    /// <summary>
+    /// Frees the backing store of [<paramref name="address"/>, +<paramref name="size"/>) of a shared mapping
+    /// (<c>madvise(MADV_REMOVE)</c>): every mapping of the object reads zero there afterwards.
+    /// </summary>
+    /// <exception cref="OsPagesException">The host refused the advice.</exception>
+    public static void RemovePages(nint address, nuint size)
+    {
+        ThrowUnlessUnix();
+        Unix.Advise(address, size, Unix.MadvRemove, "madvise(MADV_REMOVE)");
     }
 
     /// <summary>Unmaps [<paramref name="address"/>, +<paramref name="size"/>), reservation and all (<c>munmap</c>).</summary>

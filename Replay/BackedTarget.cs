@@ -15,8 +15,9 @@ namespace Replay;
 /// <remarks>
 /// The backed guest range is the window with its empty guard pages on each side, as the oracle places it; the
 /// engine's layout options (mmap_min_addr, TASK_SIZE, mmap_base, the heap's start) are moved to its ends, which no
-/// trace can tell: every trace address lies in the window and every mapping is MAP_FIXED. Shared and file mappings
-/// and fork are not backed yet (<see cref="NotSupportedException"/>).
+/// trace can tell: every trace address lies in the window and every mapping is MAP_FIXED. Shared anonymous mappings
+/// are backed (one memfd each) and fork gives the child its own backed space; file mappings are not backed yet
+/// (<see cref="NotSupportedException"/>).
 /// </remarks>
 internal sealed unsafe class BackedTarget(GuestMemory guest) : TraceTarget
 {
@@ -122,7 +123,12 @@ internal sealed unsafe class BackedTarget(GuestMemory guest) : TraceTarget
         guest.Mremap(oldAddress, oldLength, newLength, flags, newAddress, out _);
 
     /// <inheritdoc/>
-    public override Errno Fork(out TraceTarget? child) => throw new NotSupportedException("fork of a backed space is not implemented yet");
+    public override Errno Fork(out TraceTarget? child)
+    {
+        Errno result = guest.Fork(out GuestMemory? forked);
+        child = forked == null ? null : new BackedTarget(forked);
+        return result;
+    }
 
     /// <inheritdoc/>
     public override void Dispose() => guest.Dispose();

@@ -35,7 +35,7 @@ public static class Program
                           Fault then Translate when the table asks for a fault; the output is the same
 
         Exit status: 0 the trace ran; 1 usage or I/O error; 2 malformed trace (the message names the line);
-        3 --backed met an operation the backing does not support yet (shared or file mappings, fork).
+        3 --backed met an operation the backing does not support yet (file mappings).
         The full format is described in docs/vmatrace-format.md.
 
         """;

@@ -35,7 +35,7 @@ public static class TraceRunner
     /// <summary>Exit status of a malformed trace.</summary>
     public const int Malformed = 2;
 
-    /// <summary>Exit status of a backed run that met an operation the backing does not support yet (shared or file mappings, fork).</summary>
+    /// <summary>Exit status of a backed run that met an operation the backing does not support yet (file mappings).</summary>
     public const int NotBacked = 3;
 
     /// <summary>

@@ -11,7 +11,7 @@ namespace Tests.Replay;
 /// Issue 15's proof of exactness: every committed trace replayed with real host memory behind the engine
 /// (<c>--backed</c>: each <c>touch</c> a real write through Translate, or through Fault and Translate) prints, byte
 /// for byte, its folder's <c>.expected</c>, as the unbacked replay does. Traces that need what the backing does not
-/// support yet (shared and file mappings, fork) stop with <see cref="TraceRunner.NotBacked"/> and are ignored, naming
+/// support yet (file mappings) stop with <see cref="TraceRunner.NotBacked"/> and are ignored, naming
 /// the operation.
 /// </summary>
 [TestFixture]

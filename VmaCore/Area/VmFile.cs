@@ -75,6 +75,7 @@ internal unsafe struct VmFile
         if (now == 0)
         {
             Files.FileNames.Forget(file->Id);
+            Files.HostFiles.Forget(file->Id);
             NativeMemory.Free(file);
         }
     }

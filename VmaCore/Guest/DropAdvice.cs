@@ -9,6 +9,6 @@ public enum DropAdvice
     /// <summary><c>MADV_FREE</c>: the pages may be freed lazily; here they are dropped at once, which the guest cannot tell from a freed page.</summary>
     Free = 8,
 
-    /// <summary><c>MADV_REMOVE</c>: punches a hole in shared memory; EINVAL on private mappings.</summary>
+    /// <summary><c>MADV_REMOVE</c>: punches a hole in a writable shared mapping's object; EINVAL on private anonymous memory, EACCES on other mappings that are not writable shared.</summary>
     Remove = 9,
 }

@@ -1,6 +1,8 @@
 using System;
 using System.Diagnostics;
+using Microsoft.Win32.SafeHandles;
 using VmaEngine.Native;
+using VmaEngine.Vma.Files;
 
 namespace VmaEngine.Vma.Guest;
 
@@ -40,20 +42,37 @@ public sealed unsafe partial class GuestMemory
         nuint size = (nuint)(run.End - run.Start);
         if (!run.Present)
         {
-            HostMapping.ReturnToReservation(host, size);
+            _host.ReturnToReservation(host, size);
             return;
         }
 
         if (mode == MirrorMode.Fresh)
         {
-            HostMapping.MapAnonymous(host, size, run.Host);
+            MapBacking(run, host, size);
         }
         else
         {
-            HostMapping.Protect(host, size, run.Host);
+            _host.Protect(host, size, run.Host);
         }
 
         _table.Fill(run.Start, run.End, run.EntryFlags & ~TranslationEntry.Present, present: true);
+    }
+
+    /// <summary>
+    /// Maps what the run's VMA maps over the host range [<paramref name="host"/>, +<paramref name="size"/>): its
+    /// host file or memfd at the run's offset, shared or private, else fresh private anonymous memory.
+    /// </summary>
+    private void MapBacking(MirrorRun run, nint host, nuint size)
+    {
+        if (run.FileId == 0)
+        {
+            _host.MapAnonymous(host, size, run.Host);
+            return;
+        }
+
+        SafeFileHandle handle = HostFiles.HandleOf(run.FileId)
+            ?? throw new InvalidOperationException($"The file mapped at guest {run.Start:x} has no host handle: GuestMemory maps only files opened with FileRegistry.OpenHost.");
+        _host.MapFile(host, size, run.Host, handle, run.FileOffset, run.Shared);
     }
 
     /// <summary>
@@ -67,12 +86,12 @@ public sealed unsafe partial class GuestMemory
         if (!run.Present)
         {
             _table.Fill(run.Start, run.End, 0, present: false);
-            HostMapping.ReturnToReservation(host, size);
+            _host.ReturnToReservation(host, size);
             return;
         }
 
         _table.Narrow(run.Start, run.End, run.EntryFlags & TranslationEntry.AccessMask);
-        HostMapping.Protect(host, size, run.Host);
+        _host.Protect(host, size, run.Host);
         _table.Fill(run.Start, run.End, run.EntryFlags & ~TranslationEntry.Present, present: true);
     }
 
@@ -96,15 +115,24 @@ public sealed unsafe partial class GuestMemory
             {
                 VmArea* vma = Space.Tree.FindAtOrAfter(address, high, out ulong vmaStart, out ulong vmaEnd);
                 ulong runEnd = vma == null ? high : Math.Max(vmaStart, address);
-                AddRuns(address, runEnd, 0, HostProtection.None, start, end);
+                AddRuns(new MirrorRun(address, runEnd, 0, HostProtection.None, false, 0, 0, false), start, end);
                 if (vma == null)
                 {
                     break;
                 }
 
                 ulong flags = EntryFlagsOf(vma);
+                ulong partStart = Math.Max(vmaStart, address);
                 runEnd = Math.Min(vmaEnd, high);
-                AddRuns(Math.Max(vmaStart, address), runEnd, flags, HostProtectionOf(AccessOf(flags)), start, end);
+                VmFile* file = vma->VmFile;
+                ulong offset = file == null ? 0 : (vma->VmPgoff << MmConstants.PageShift) + (partStart - vmaStart);
+                bool shared = (vma->VmFlags & VmFlags.MayShare) != 0;
+                var part = new MirrorRun(partStart, runEnd, flags, HostProtectionOf(AccessOf(flags)), false, file == null ? 0 : file->Id, offset, shared);
+                // Pages past the end of the object (a shared anonymous mapping grown by mremap, a file mapping past
+                // i_size) are SIGBUS: present without access in the table and on the host, so every access faults.
+                ulong objectEnd = file == null ? runEnd : Math.Clamp(AddressSpace.FileEndAddress(vma, file), partStart, runEnd);
+                AddRuns(part with { End = objectEnd }, start, end);
+                AddRuns(part.Slice(objectEnd, runEnd, changed: false) with { EntryFlags = TranslationEntry.Present, Host = HostProtection.None }, start, end);
                 address = runEnd;
             }
         }
@@ -114,14 +142,14 @@ public sealed unsafe partial class GuestMemory
         }
     }
 
-    /// <summary>Adds [<paramref name="runStart"/>, <paramref name="runEnd"/>) as up to three runs split at the changed range's ends.</summary>
-    private void AddRuns(ulong runStart, ulong runEnd, ulong flags, HostProtection host, ulong changedStart, ulong changedEnd)
+    /// <summary>Adds <paramref name="whole"/> as up to three runs split at the changed range's ends.</summary>
+    private void AddRuns(MirrorRun whole, ulong changedStart, ulong changedEnd)
     {
-        ulong changedFrom = Math.Clamp(changedStart, runStart, runEnd);
-        ulong changedTo = Math.Clamp(changedEnd, runStart, runEnd);
-        AddRun(new MirrorRun(runStart, changedFrom, flags, host, Changed: false));
-        AddRun(new MirrorRun(changedFrom, changedTo, flags, host, Changed: true));
-        AddRun(new MirrorRun(changedTo, runEnd, flags, host, Changed: false));
+        ulong changedFrom = Math.Clamp(changedStart, whole.Start, whole.End);
+        ulong changedTo = Math.Clamp(changedEnd, whole.Start, whole.End);
+        AddRun(whole.Slice(whole.Start, changedFrom, changed: false));
+        AddRun(whole.Slice(changedFrom, changedTo, changed: true));
+        AddRun(whole.Slice(changedTo, whole.End, changed: false));
     }
 
     /// <summary>Adds <paramref name="run"/> unless it is empty.</summary>

@@ -26,8 +26,12 @@ namespace VmaEngine.Vma.Guest;
 /// none. Change the <see cref="Space"/> only through this object, or the host memory no longer follows it.
 /// </para>
 /// <para>
-/// Not backed yet: shared anonymous and file mappings (rejected), fork. On Windows the constructor throws
-/// <see cref="PlatformNotSupportedException"/> (see <see cref="HostMapping"/>).
+/// Shared anonymous mappings are one host memfd each, file mappings the host file a
+/// <see cref="Files.FileRegistry.OpenHost"/> file carries, both mapped at each VMA's offset, so splits, mremap and
+/// <see cref="Fork"/> keep the sharing. Every host call goes through one counted door (<c>HostCalls</c>); when one
+/// fails, the operation returns the errno its documentation gives and the engine and the host agree (see
+/// <c>GuestMemory.Syscalls.cs</c>). On Windows the constructor throws <see cref="PlatformNotSupportedException"/>
+/// (see <see cref="HostMapping"/>).
 /// </para>
 /// </remarks>
 public sealed partial class GuestMemory : IDisposable
@@ -40,6 +44,9 @@ public sealed partial class GuestMemory : IDisposable
 
     /// <summary>The page runs of the range being mirrored (reused: the writer is single).</summary>
     private readonly List<MirrorRun> _runs = [];
+
+    /// <summary>Every host memory call this object makes goes through here (a fork child's are its parent's until it is built).</summary>
+    private HostCalls _host;
 
     private bool _disposed;
 
@@ -60,18 +67,26 @@ public sealed partial class GuestMemory : IDisposable
         Low = low;
         High = high;
         HostProtectionOf = hostProtection ?? SameProtection;
-        HostBase = HostMapping.Reserve((nuint)(high - low));
-        try
-        {
-            _table = new TranslationTable(low, high - low, HostBase);
-        }
-        catch
-        {
-            HostMapping.Release(HostBase, (nuint)(high - low));
-            throw;
-        }
-
+        _host = new HostCalls();
+        HostBase = _host.Reserve((nuint)(high - low));
+        _table = CreateTable(low, high, HostBase);
         Space = new AddressSpace(options);
+    }
+
+    /// <summary>
+    /// A fork child of <paramref name="parent"/>: <paramref name="space"/> (the engine's child) over a new host
+    /// reservation of the parent's range, with nothing mapped yet, making its host calls through the parent's
+    /// <see cref="HostCalls"/> until the fork gives it its own. The caller disposes <paramref name="space"/> if this throws.
+    /// </summary>
+    private GuestMemory(GuestMemory parent, AddressSpace space)
+    {
+        Low = parent.Low;
+        High = parent.High;
+        HostProtectionOf = parent.HostProtectionOf;
+        _host = parent._host;
+        HostBase = _host.Reserve((nuint)(High - Low));
+        _table = CreateTable(Low, High, HostBase);
+        Space = space;
     }
 
     /// <summary>The engine: read it freely, change it only through this object.</summary>
@@ -88,6 +103,9 @@ public sealed partial class GuestMemory : IDisposable
 
     /// <summary>The host protection given to pages the guest may access with the given rights.</summary>
     public Func<Prot, HostProtection> HostProtectionOf { get; }
+
+    /// <summary>The door of this object's host calls, where tests inject failures.</summary>
+    internal HostCalls HostCalls => _host;
 
     /// <summary>The host memory the translation table holds now.</summary>
     public ulong TranslationTableBytes => _table.MemoryBytes;
@@ -134,6 +152,20 @@ public sealed partial class GuestMemory : IDisposable
             Space.Dispose();
             _table.Dispose();
             HostMapping.Release(HostBase, (nuint)(High - Low));
+        }
+    }
+
+    /// <summary>The table of [<paramref name="low"/>, <paramref name="high"/>) over the reservation at <paramref name="hostBase"/>, which is released if the table cannot be made.</summary>
+    private static TranslationTable CreateTable(ulong low, ulong high, nint hostBase)
+    {
+        try
+        {
+            return new TranslationTable(low, high - low, hostBase);
+        }
+        catch
+        {
+            HostMapping.Release(hostBase, (nuint)(high - low));
+            throw;
         }
     }
 

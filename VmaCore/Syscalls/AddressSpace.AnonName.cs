@@ -94,7 +94,7 @@ public sealed unsafe partial class AddressSpace
             return error;
         }
 
-        return MadviseWalkVmas(address, end, &NameOne, (nint)name);
+        return MadviseWalkVmas(address, end, &NameOne, (nint)name, out _);
     }
 
     /// <summary>

@@ -252,7 +252,7 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>The address in <paramref name="vma"/> where its file ends, clamped to the VMA.</summary>
-    private static ulong FileEndAddress(VmArea* vma, VmFile* file)
+    internal static ulong FileEndAddress(VmArea* vma, VmFile* file)
     {
         if (vma->VmPgoff >= file->SizePages)
         {

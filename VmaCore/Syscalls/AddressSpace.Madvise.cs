@@ -24,12 +24,21 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     /// <exception cref="ObjectDisposedException">The address space is disposed.</exception>
     public Errno Madvise(ulong address, ulong length, Advice advice) =>
-        VmaMetrics.Syscall("madvise", MadviseUncounted(address, length, advice));
+        VmaMetrics.Syscall("madvise", MadviseUncounted(address, length, advice, out _));
+
+    /// <summary>
+    /// <see cref="Madvise(ulong, ulong, Advice)"/>, also reporting where the walk stopped: the advice was applied to
+    /// every mapped part of [<paramref name="address"/>, <paramref name="advisedEnd"/>) and to nothing above it (the
+    /// end of the range, or the start of the part that failed). For a backed space, which drops host pages exactly there.
+    /// </summary>
+    internal Errno Madvise(ulong address, ulong length, Advice advice, out ulong advisedEnd) =>
+        VmaMetrics.Syscall("madvise", MadviseUncounted(address, length, advice, out advisedEnd));
 
     /// <summary><see cref="VmaMetrics"/> counts the result of this, the system call's work.</summary>
-    private Errno MadviseUncounted(ulong address, ulong length, Advice advice)
+    private Errno MadviseUncounted(ulong address, ulong length, Advice advice, out ulong advisedEnd)
     {
         ThrowIfDisposed();
+        advisedEnd = address;
         // madvise_behavior_valid: the memory-failure advices exist only with CONFIG_MEMORY_FAILURE.
         if (!Enum.IsDefined(advice) || (advice is Advice.HwPoison or Advice.SoftOffline && !Options.MemoryFailure))
         {
@@ -55,7 +64,7 @@ public sealed unsafe partial class AddressSpace
         MmapLock.WriteLock();
         try
         {
-            return MadviseWalkVmas(address, end, &MadviseVmaBehavior, (nint)advice);
+            return MadviseWalkVmas(address, end, &MadviseVmaBehavior, (nint)advice, out advisedEnd);
         }
         finally
         {
@@ -89,12 +98,14 @@ public sealed unsafe partial class AddressSpace
     /// <c>madvise_walk_vmas</c>: visits the mapped parts of [start, end) in order, skipping holes; stops at the first
     /// error; ENOMEM at the end if there was a hole. <paramref name="visit"/> changes one VMA's part [start, end)
     /// with <paramref name="argument"/> and updates the previous VMA. Lookups start from the leaf of the last store
-    /// (mmap_lock is held for write), which is usually right there.
+    /// (mmap_lock is held for write), which is usually right there. <paramref name="visitedEnd"/> is the end of the
+    /// last part visited without error (<paramref name="start"/> if none was).
     /// </summary>
     private Errno MadviseWalkVmas(ulong start, ulong end,
-        delegate*<AddressSpace, VmArea*, ref VmArea*, ulong, ulong, nint, Errno> visit, nint argument)
+        delegate*<AddressSpace, VmArea*, ref VmArea*, ulong, ulong, nint, Errno> visit, nint argument, out ulong visitedEnd)
     {
         Errno unmappedError = Errno.None;
+        visitedEnd = start;
         LeafHint hint = Tree.StoreHint;
         VmArea* vma = Tree.FindAtOrAfter(start, ulong.MaxValue, ref hint, out _, out _);
         VmArea* prev = vma != null && start > vma->VmStart ? vma : Tree.FindBefore(start, 0, ref hint, out _, out _);
@@ -122,6 +133,7 @@ public sealed unsafe partial class AddressSpace
                 return error;
             }
 
+            visitedEnd = tmp;
             start = tmp;
             if (prev != null && start < prev->VmEnd)
             {

@@ -130,15 +130,6 @@ public sealed unsafe class GuestMemoryContentsTests
         Assert.That(Read(guest, start + (3 * Page)), Is.EqualTo(0));
     }
 
-    [Test]
-    public void SharedMapping_NotSupportedYet_LeavesNothingMapped()
-    {
-        using GuestMemory guest = Create();
-        Assert.Throws<System.NotSupportedException>(() =>
-            guest.Mmap(At(0), Page, Prot.Read, MapFlags.Shared | MapFlags.Anonymous | MapFlags.Fixed, out _));
-        Assert.That(guest.Space.MapCount, Is.EqualTo(0));
-    }
-
     /// <summary>Maps <paramref name="pages"/> private anonymous pages at <paramref name="address"/>.</summary>
     internal static void MapReadWrite(GuestMemory guest, ulong address, int pages, Prot prot = Prot.Read | Prot.Write)
     {

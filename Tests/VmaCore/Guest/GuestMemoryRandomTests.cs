@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using NUnit.Framework;
 using VmaEngine.Vma;
@@ -20,6 +21,9 @@ public sealed class GuestMemoryRandomTests
     [
         Prot.None, Prot.Read, Prot.Read | Prot.Write, Prot.Read | Prot.Exec, Prot.Read | Prot.Write | Prot.Exec, Prot.Write,
     ];
+
+    /// <summary>The size in pages of each shared anonymous object the random steps mapped, by <see cref="VmaInfo.FileId"/> (unique in the process).</summary>
+    private static readonly ConcurrentDictionary<int, ulong> s_objectPages = new();
 
     [TestCase(1, true)]
     [TestCase(2, false)]
@@ -48,8 +52,15 @@ public sealed class GuestMemoryRandomTests
         switch (random.Next(9))
         {
             case 0:
-            case 1:
                 return $"mmap {page}+{pages} {prot}: " + guest.Mmap(address, length, prot, MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed, out _);
+            case 1:
+                Errno shared = guest.Mmap(address, length, prot, MapFlags.Shared | MapFlags.Anonymous | MapFlags.Fixed, out _);
+                if (shared == Errno.None)
+                {
+                    s_objectPages[Find(guest.Space.Snapshot(), address)!.Value.FileId] = (ulong)pages;
+                }
+
+                return $"mmap shared {page}+{pages} {prot}: {shared}";
             case 2:
                 return $"munmap {page}+{pages}: " + guest.Munmap(address, length);
             case 3:
@@ -74,17 +85,17 @@ public sealed class GuestMemoryRandomTests
         }
     }
 
-    /// <summary>Every page of the window translates as its VMA says, for every access.</summary>
-    private static void CheckTable(GuestMemory guest, bool zeroPage, string context)
+    /// <summary>Every page of [<paramref name="start"/>, +<paramref name="pages"/>) (default: the window) translates as its VMA says, for every access.</summary>
+    internal static void CheckTable(GuestMemory guest, bool zeroPage, string context, ulong start = Window, int pages = WindowPages)
     {
         IReadOnlyList<VmaInfo> vmas = guest.Space.Snapshot();
-        for (int page = 0; page < WindowPages; page++)
+        for (int page = 0; page < pages; page++)
         {
-            ulong address = At(page);
+            ulong address = start + ((ulong)page * Page);
             VmaInfo? vma = Find(vmas, address);
             foreach (FaultAccess access in Enum.GetValues<FaultAccess>())
             {
-                TranslateStatus expected = Expected(vma, access, zeroPage);
+                TranslateStatus expected = Expected(vma, address, access, zeroPage);
                 TranslateStatus status = guest.Translate(address + 17, access, out nint host);
                 Assert.That(status, Is.EqualTo(expected), $"{context}: page {page} {access}");
                 Assert.That(host, Is.EqualTo(status == TranslateStatus.Ok ? guest.HostAddressOf(address + 17) : 0), $"{context}: page {page} host address");
@@ -92,26 +103,33 @@ public sealed class GuestMemoryRandomTests
         }
     }
 
-    /// <summary>Every host page of the window has the protection the mapping function gives its VMA's fault-free rights.</summary>
-    private static void CheckHostMaps(GuestMemory guest, bool zeroPage, string context)
+    /// <summary>
+    /// Every host page of [<paramref name="start"/>, +<paramref name="pages"/>) (default: the window) has the
+    /// protection the mapping function gives its VMA's fault-free rights.
+    /// </summary>
+    internal static void CheckHostMaps(GuestMemory guest, bool zeroPage, string context, ulong start = Window, int pages = WindowPages)
     {
         IReadOnlyList<VmaInfo> vmas = guest.Space.Snapshot();
-        string[] host = HostMaps.Permissions(guest.HostAddressOf(At(0)), WindowPages);
-        for (int page = 0; page < WindowPages; page++)
+        string[] host = HostMaps.Permissions(guest.HostAddressOf(start), pages);
+        for (int page = 0; page < pages; page++)
         {
-            VmaInfo? vma = Find(vmas, At(page));
+            VmaInfo? vma = Find(vmas, start + ((ulong)page * Page));
             Prot rights = Prot.None;
             foreach (FaultAccess access in Enum.GetValues<FaultAccess>())
             {
-                rights |= Expected(vma, access, zeroPage) == TranslateStatus.Ok ? RightOf(access) : Prot.None;
+                rights |= Expected(vma, start + ((ulong)page * Page), access, zeroPage) == TranslateStatus.Ok ? RightOf(access) : Prot.None;
             }
 
             Assert.That(host[page], Is.EqualTo(HostMaps.Letters(guest.HostProtectionOf(rights))), $"{context}: host page {page}");
         }
     }
 
-    /// <summary>What Translate must say for <paramref name="access"/> to a page of <paramref name="vma"/>, from the engine's snapshot alone.</summary>
-    private static TranslateStatus Expected(VmaInfo? vma, FaultAccess access, bool zeroPage)
+    /// <summary>
+    /// What Translate must say for <paramref name="access"/> to the page at <paramref name="address"/> of
+    /// <paramref name="vma"/>, from the engine's snapshot and the sizes of the shared objects mapped: a page past the
+    /// end of its object (after mremap grew the mapping) allows nothing (SIGBUS).
+    /// </summary>
+    private static TranslateStatus Expected(VmaInfo? vma, ulong address, FaultAccess access, bool zeroPage)
     {
         if (vma is not { } info)
         {
@@ -125,12 +143,15 @@ public sealed class GuestMemoryRandomTests
             FaultAccess.Execute => (flags & VmFlags.Exec) != 0,
             _ => (flags & (VmFlags.Read | VmFlags.Write | VmFlags.Exec)) != 0,
         };
-        if (!allowed)
+        bool pastObjectEnd = s_objectPages.TryGetValue(info.FileId, out ulong objectPages)
+            && info.Pgoff + ((address - info.Start) / Page) >= objectPages;
+        if (!allowed || pastObjectEnd)
         {
             return TranslateStatus.NotPermitted;
         }
 
-        bool needsAnonVma = info.AnonVmaId == 0 && (flags & VmFlags.Shared) == 0 && (access == FaultAccess.Write || !zeroPage);
+        bool needsAnonVma = info.AnonVmaId == 0 && (flags & VmFlags.Shared) == 0
+            && (access == FaultAccess.Write || (!zeroPage && info.Backing == VmaBacking.Anonymous));
         return needsAnonVma ? TranslateStatus.FirstWrite : TranslateStatus.Ok;
     }
 

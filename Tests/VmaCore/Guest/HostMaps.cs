@@ -30,6 +30,24 @@ internal static class HostMaps
         return result;
     }
 
+    /// <summary>'s' when the host maps the page at <paramref name="address"/> shared, 'p' when private, '?' when unmapped.</summary>
+    public static char SharingAt(nint address)
+    {
+        foreach (string line in File.ReadLines("/proc/self/maps"))
+        {
+            int dash = line.IndexOf('-', StringComparison.Ordinal);
+            int space = line.IndexOf(' ', StringComparison.Ordinal);
+            ulong lineStart = ulong.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            ulong lineEnd = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            if ((ulong)address >= lineStart && (ulong)address < lineEnd)
+            {
+                return line[space + 4];
+            }
+        }
+
+        return '?';
+    }
+
     /// <summary>The "rwx" letters of the host page at <paramref name="address"/>.</summary>
     public static string PermissionsAt(nint address) => Permissions(address, 1)[0];
 
