@@ -43,6 +43,9 @@ internal sealed unsafe class SlabArena
     /// </summary>
     private readonly SlabState[] _states;
 
+    /// <summary>The object starts of the slabs in use, kept with <see cref="_states"/> for the free fast path.</summary>
+    private readonly ObjectStartMap _objectStarts;
+
     /// <summary>No slab index below this one is free (a search hint).</summary>
     private int _searchFrom;
 
@@ -51,6 +54,7 @@ internal sealed unsafe class SlabArena
         _region = region;
         _geometry = geometry;
         _states = new SlabState[geometry.SlabsPerArena];
+        _objectStarts = new ObjectStartMap(geometry);
         _searchFrom = geometry.HeaderTableSlabs;
         Index = index;
     }
@@ -69,6 +73,12 @@ internal sealed unsafe class SlabArena
     /// array stays as it was (no slab taken), so a thread that kept a reference to it reads no slab in use.
     /// </summary>
     public SlabState[] States => _states;
+
+    /// <summary>
+    /// The object starts of the slabs with objects in use (<see cref="ObjectStartMap"/>), read without the slab lock
+    /// by the free fast path; like <see cref="States"/>, left all clear once the arena is released.
+    /// </summary>
+    public ulong[] ObjectStarts => _objectStarts.Words;
 
     /// <summary>Slabs currently taken.</summary>
     public int TakenSlabs { get; private set; }
@@ -134,7 +144,7 @@ internal sealed unsafe class SlabArena
     {
         Debug.Assert(IsTaken(index), "freeing a slab index that is not taken");
         Debug.Assert(!SlabStates.IsTaken(state), "a freed slab index must be left untaken");
-        _states[index] = state;
+        WriteState(index, state);
         _searchFrom = Math.Min(_searchFrom, index);
         TakenSlabs--;
     }
@@ -149,6 +159,18 @@ internal sealed unsafe class SlabArena
     public void SetState(int index, SlabState state)
     {
         Debug.Assert(IsTaken(index) && SlabStates.IsTaken(state), "only a taken slab moves between the taken states");
+        WriteState(index, state);
+    }
+
+    /// <summary>Records <paramref name="state"/> for the slab at <paramref name="index"/>, and its object starts when it starts or stops having objects in use.</summary>
+    private void WriteState(int index, SlabState state)
+    {
+        bool inUse = SlabStates.HasObjectsInUse(state);
+        if (inUse != SlabStates.HasObjectsInUse(_states[index]))
+        {
+            _objectStarts.Mark(index, inUse);
+        }
+
         _states[index] = state;
     }
 

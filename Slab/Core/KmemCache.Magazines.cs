@@ -217,7 +217,7 @@ internal sealed unsafe partial class KmemCache
             return magazines;
         }
 
-        magazines = new ThreadCache(this, _geometry, _noArenaStates);
+        magazines = new ThreadCache(this, _geometry, _noArenaObjectStarts);
         lock (_slabLock)
         {
             AdoptDeadThreadCachesLocked();

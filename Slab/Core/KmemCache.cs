@@ -102,8 +102,8 @@ internal sealed unsafe partial class KmemCache
     /// <summary>The address arithmetic of the ownership check.</summary>
     private readonly SlabAddressing _addressing;
 
-    /// <summary>An arena's worth of slab states with no slab in use: what a new thread cache checks frees against.</summary>
-    private readonly SlabState[] _noArenaStates;
+    /// <summary>An arena's <see cref="ObjectStartMap"/> with no slab in use: what a new thread cache checks frees against.</summary>
+    private readonly ulong[] _noArenaObjectStarts;
 
     /// <summary>
     /// Debug caches only (null otherwise): the bases of the arenas the cache has released and not reserved again,
@@ -149,7 +149,7 @@ internal sealed unsafe partial class KmemCache
         _onSlabMetadata = _geometry.OnSlabMetadata;
         _headerOffset = _geometry.HeaderOffset;
         _addressing = new SlabAddressing(_geometry);
-        _noArenaStates = new SlabState[_geometry.SlabsPerArena];
+        _noArenaObjectStarts = ObjectStartMap.CreateWords(_geometry);
         _releasedArenaBases = _debug ? new HashSet<nuint>() : null;
         _depot = new MagazineDepot(DepotMagazines(_geometry));
         _reapTimer = new Timer(static state => ((KmemCache)state!).Reap(), this, Timeout.Infinite, Timeout.Infinite);

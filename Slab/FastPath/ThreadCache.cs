@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Threading;
@@ -28,28 +29,29 @@ namespace VmaEngine.Slab;
 /// <para>
 /// Ownership check. A push must not take a pointer that is not an object of the cache in use: the free pointer
 /// would be written through it and a later alloc would hand it out. <see cref="MayPush"/> accepts, without a
-/// call or a lock, an object at an object boundary of a slab with objects in use in the arena the owner last
-/// freed to (<see cref="CheckedArenaBase"/>, whose slab states it keeps a reference to), and that is not already
-/// the head of the loaded magazine (SLUB's naive double-free check in <c>set_freepointer</c>). Anything else takes
-/// the cache's slow path, which checks the pointer against the cache's arena table and either throws or
-/// remembers the new arena here. The states array of a released arena is never written again and shows no slab
-/// in use, so a stale <see cref="CheckedArenaStates"/> only sends frees to the slow path.
+/// call or a lock, an object start of a slab with objects in use in the arena the owner last freed to
+/// (<see cref="CheckedArenaBase"/>, whose <see cref="ObjectStartMap"/> it keeps a reference to), and that is not
+/// already the head of the loaded magazine (SLUB's naive double-free check in <c>set_freepointer</c>). Anything
+/// else takes the cache's slow path, which checks the pointer against the cache's arena table and either throws or
+/// remembers the new arena here. The map of a released arena is never written again and shows no object, so a
+/// stale <see cref="CheckedObjectStarts"/> only sends frees to the slow path.
 /// </para>
 /// </remarks>
 internal sealed unsafe class ThreadCache
 {
     /// <summary>
-    /// Creates the calling thread's cache for <paramref name="cache"/>; <paramref name="noArena"/> is a slab-state
-    /// array of an arena's length with no slab in use, checked until the first slow free remembers an arena.
+    /// Creates the calling thread's cache for <paramref name="cache"/>; <paramref name="noArena"/> is an
+    /// <see cref="ObjectStartMap"/> of an arena with no slab in use, checked until the first slow free remembers an arena.
     /// </summary>
-    public ThreadCache(KmemCache cache, SlabGeometry geometry, SlabState[] noArena)
+    public ThreadCache(KmemCache cache, SlabGeometry geometry, ulong[] noArena)
     {
-        Debug.Assert(noArena.Length == geometry.SlabsPerArena && !noArena.Any(SlabStates.HasObjectsInUse), "the placeholder must show no slab in use");
+        Debug.Assert(noArena.Length == ObjectStartMap.WordsPerArena(geometry) && noArena.All(word => word == 0), "the placeholder must show no object");
         Cache = cache;
         Capacity = geometry.MagazineSize;
         FreePointerOffset = geometry.FreePointerOffset;
-        Addressing = new SlabAddressing(geometry);
-        CheckedArenaStates = noArena;
+        GranuleShift = ObjectStartMap.GranuleShiftOf(geometry);
+        GranuleMask = ObjectStartMap.GranuleMaskOf(geometry);
+        RememberObjectStarts(0, noArena);
         Owner = Thread.CurrentThread;
     }
 
@@ -77,34 +79,47 @@ internal sealed unsafe class ThreadCache
     /// <summary>The thread whose magazines these are.</summary>
     public readonly Thread Owner;
 
-    /// <summary>The cache's address arithmetic, copied here so the fast path touches one object.</summary>
-    public readonly SlabAddressing Addressing;
+    /// <summary>log2 of the granule of the cache's <see cref="ObjectStartMap"/>, copied here so the fast path touches one object.</summary>
+    public readonly int GranuleShift;
+
+    /// <summary>The mask of an offset's bits inside a granule of that map.</summary>
+    public readonly nuint GranuleMask;
 
     /// <summary>The base of the arena the owner last freed an object to through the slow path (0 before the first).</summary>
     public nuint CheckedArenaBase;
 
-    /// <summary>The slab states of the arena at <see cref="CheckedArenaBase"/> (<see cref="SlabArena.States"/>).</summary>
-    public SlabState[] CheckedArenaStates;
+    /// <summary>The first word of <see cref="CheckedObjectStarts"/> (pinned).</summary>
+    private ulong* _checkedWords;
+
+    /// <summary>The object starts of the arena at <see cref="CheckedArenaBase"/> (<see cref="SlabArena.ObjectStarts"/>), kept alive here.</summary>
+    public ulong[] CheckedObjectStarts { get; private set; }
 
     /// <summary>
     /// Whether <paramref name="obj"/> may be pushed on the loaded magazine without further checks: the start of an
     /// object in a slab with objects in use of the remembered arena, and not the loaded magazine's head.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool MayPush(byte* obj) =>
-        ArenaTable.ArenaBaseOf(obj) == CheckedArenaBase
-        && SlabStates.HasObjectsInUse(CheckedArenaStates[Addressing.SlabIndexOf(obj)])
-        && Addressing.IsObjectStart(obj)
-        && obj != Loaded;
+    public bool MayPush(byte* obj)
+    {
+        nuint offset = (nuint)obj - CheckedArenaBase;
+        return offset < SlabGeometry.ArenaSize
+            && ObjectStartMap.IsObjectStartInUse(_checkedWords, offset, GranuleShift, GranuleMask)
+            && obj != Loaded;
+    }
 
     /// <summary>Whether <paramref name="obj"/> is the head of either magazine: the object most recently freed to it.</summary>
     public bool IsMagazineHead(byte* obj) => obj == Loaded || obj == Previous;
 
     /// <summary>Makes <paramref name="arena"/>, which the owner just freed an object to, the one <see cref="MayPush"/> accepts.</summary>
-    public void RememberArena(SlabArena arena)
+    public void RememberArena(SlabArena arena) => RememberObjectStarts((nuint)arena.Base, arena.ObjectStarts);
+
+    /// <summary>Makes <paramref name="words"/>, the map of the arena at <paramref name="arenaBase"/>, the one <see cref="MayPush"/> reads.</summary>
+    [MemberNotNull(nameof(CheckedObjectStarts))]
+    private void RememberObjectStarts(nuint arenaBase, ulong[] words)
     {
-        CheckedArenaBase = (nuint)arena.Base;
-        CheckedArenaStates = arena.States;
+        CheckedArenaBase = arenaBase;
+        CheckedObjectStarts = words;
+        _checkedWords = ObjectStartMap.WordsOf(words);
     }
 
     /// <summary>Objects held in both magazines.</summary>

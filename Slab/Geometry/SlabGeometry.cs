@@ -148,6 +148,9 @@ internal sealed class SlabGeometry
     /// <summary>Slabs at the start of an arena that hold the header table rather than objects.</summary>
     public int HeaderTableSlabs => (int)((HeaderTableBytes + SlabBytes - 1) >> SlabShift);
 
+    /// <summary>The words of an <see cref="ObjectStartMap"/> for one slab with objects in use.</summary>
+    public ulong[] ObjectStartPattern { get; private set; } = [];
+
     /// <summary>Debug mode: red zones around every object and checks on every alloc and free.</summary>
     public bool RedZone { get; private set; }
 
@@ -249,6 +252,7 @@ internal sealed class SlabGeometry
         Debug.Assert(g.SlotSize % alignment == 0 && g.ObjectOffset % alignment == 0, "objects must stay aligned");
         Debug.Assert(g.FreePointerOffset % WordSize == 0, "the free pointer must be word-aligned");
         Debug.Assert(g.HeaderTableSlabs < g.SlabsPerArena, "the header table must leave room for slabs");
+        g.ObjectStartPattern = ObjectStartMap.SlabPatternOf(g);
         return g;
     }
 
