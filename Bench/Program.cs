@@ -17,7 +17,7 @@ namespace Bench;
 /// <c>--charts SUMMARY.CSV</c> runs nothing: it prints that summary again and redraws its charts beside it. With
 /// <c>--per-guest</c> alone: the memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead
 /// of benchmarks; with <c>--anchor-loop</c>, the plain loop of <see cref="VmaCore.AnchorPairsLoop"/>.
-/// <c>--without meters|free-check</c> followed by a <c>--filter</c> runs the chosen benchmarks twice in one run, as
+/// <c>--without meters|free-check [--launches N]</c> followed by a <c>--filter</c> runs the chosen benchmarks twice in one run, as
 /// two short jobs: on the libraries as they are, and on a build of them without the meters' event sites or without
 /// the slab's ownership check on the Free fast path (<see cref="WithoutJobs"/>).
 /// </summary>
@@ -47,9 +47,16 @@ public static class Program
         IConfig config = DefaultConfig.Instance.AddColumn(StatisticColumn.Median).WithBuildTimeout(TimeSpan.FromMinutes(10));
         if (args is ["--without", string feature, .. string[] rest])
         {
+            int launches = 1;
+            if (rest is ["--launches", string count, .. string[] afterCount])
+            {
+                launches = int.Parse(count, System.Globalization.CultureInfo.InvariantCulture);
+                rest = afterCount;
+            }
+
             // One build after the other: both builds write the libraries' own output folders.
             config = config.WithOption(ConfigOptions.DisableParallelBuild, true);
-            foreach (Job job in WithoutJobs(feature))
+            foreach (Job job in WithoutJobs(feature, launches))
             {
                 config = config.AddJob(job);
             }
@@ -82,9 +89,11 @@ public static class Program
     /// <summary>
     /// The two jobs of <c>--without FEATURE</c>: the libraries as they are (<c>With</c>), and built with the measurement
     /// switch that compiles FEATURE out (<c>Without</c>; see Directory.Build.props). Both are short jobs, and
-    /// BenchmarkDotNet runs each benchmark under both, one right after the other.
+    /// BenchmarkDotNet runs each benchmark under both, one right after the other, in <paramref name="launches"/>
+    /// processes each (<c>--launches N</c>): a process's code and data placement moves a nanosecond-scale case by
+    /// more than the difference being measured, so a median over several processes is the fair comparison.
     /// </summary>
-    private static Job[] WithoutJobs(string feature)
+    private static Job[] WithoutJobs(string feature, int launches)
     {
         string property = feature switch
         {
@@ -94,8 +103,8 @@ public static class Program
         };
         return
         [
-            Job.ShortRun.WithId("With"),
-            Job.ShortRun.WithArguments([new MsBuildArgument($"/p:{property}=true")]).WithId("Without"),
+            Job.ShortRun.WithLaunchCount(launches).WithId("With"),
+            Job.ShortRun.WithLaunchCount(launches).WithArguments([new MsBuildArgument($"/p:{property}=true")]).WithId("Without"),
         ];
     }
 }
