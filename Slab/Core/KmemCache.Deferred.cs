@@ -15,6 +15,9 @@ internal sealed unsafe partial class KmemCache : IRcuCallback
     /// <summary>Returns the memory of discarded TYPESAFE_BY_RCU slabs after their grace period.</summary>
     private readonly RcuSlabRelease _slabRelease;
 
+    /// <summary>Makes the RCU callback thread return its magazines of this cache.</summary>
+    private readonly RcuMagazineReturn _magazineReturn;
+
     /// <summary>Objects passed to <see cref="FreeRcu"/> whose callback has not run yet.</summary>
     private long _deferredFrees;
 
@@ -69,6 +72,46 @@ internal sealed unsafe partial class KmemCache : IRcuCallback
         }
     }
 
+    /// <summary>
+    /// Has the RCU callback thread return its magazines of this cache to the slabs, and waits for it, when it holds
+    /// objects: it frees every <see cref="FreeRcu"/> object (and the objects of other deferred frees) into
+    /// magazines that only it may touch, and would otherwise keep up to two magazines of objects scattered over as
+    /// many slabs, which no shrink could return. Skipped where the caller may not wait (inside a read-side section
+    /// or a callback).
+    /// </summary>
+    private void ReturnCallbackThreadMagazines()
+    {
+        if (!Rcu.MayWaitForCallbacks)
+        {
+            return;
+        }
+
+        bool held;
+        lock (_slabLock)
+        {
+            held = _threadCaches.Exists(static magazines => magazines.Objects != 0 && Rcu.IsCallbackThread(magazines.Owner));
+        }
+
+        if (held)
+        {
+            Rcu.Call(_magazineReturn, 0);
+            Rcu.Barrier();
+        }
+    }
+
+    /// <summary>On the RCU callback thread: returns its magazines of this cache to the slabs.</summary>
+    private void ReturnOwnMagazines()
+    {
+        ThreadCache? own = ThreadCacheTable.Find(Id);
+        lock (_slabLock)
+        {
+            if (own is not null && own.Cache == this)
+            {
+                ReturnMagazinesLocked(own);
+            }
+        }
+    }
+
     /// <summary>Returns a slab's memory after the grace period that followed its discard.</summary>
     private void ReleaseAfterGracePeriod(SlabHeader* slab)
     {
@@ -83,5 +126,12 @@ internal sealed unsafe partial class KmemCache : IRcuCallback
     {
         /// <inheritdoc/>
         public void Invoke(nint argument) => cache.ReleaseAfterGracePeriod((SlabHeader*)argument);
+    }
+
+    /// <summary>The callback of <see cref="ReturnCallbackThreadMagazines"/>.</summary>
+    private sealed class RcuMagazineReturn(KmemCache cache) : IRcuCallback
+    {
+        /// <inheritdoc/>
+        public void Invoke(nint argument) => cache.ReturnOwnMagazines();
     }
 }

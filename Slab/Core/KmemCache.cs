@@ -154,6 +154,7 @@ internal sealed unsafe partial class KmemCache
         _depot = new MagazineDepot(DepotMagazines(_geometry));
         _reapTimer = new Timer(static state => ((KmemCache)state!).Reap(), this, Timeout.Infinite, Timeout.Infinite);
         _slabRelease = new RcuSlabRelease(this);
+        _magazineReturn = new RcuMagazineReturn(this);
         Id = SlabCacheRegistry.Register(this);
     }
 
@@ -255,12 +256,14 @@ internal sealed unsafe partial class KmemCache
 
     /// <summary>
     /// Returns every empty slab to the OS (after a grace period for TYPESAFE_BY_RCU caches), after moving the
-    /// depot's magazines, the calling thread's magazines and those of exited threads back to the slabs
-    /// (<c>kmem_cache_shrink</c>). Magazines of other living threads stay where they are, at most two per thread.
+    /// depot's magazines, the calling thread's magazines, the RCU callback thread's magazines and those of exited
+    /// threads back to the slabs (<c>kmem_cache_shrink</c>). Magazines of other living threads stay where they are,
+    /// at most two per thread.
     /// </summary>
     public void Shrink()
     {
         ThrowIfDisposed();
+        ReturnCallbackThreadMagazines();
         ThreadCache? own = ThreadCacheTable.Find(Id);
         lock (_slabLock)
         {

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Threading;
 
 namespace VmaEngine.Slab;
 
@@ -100,6 +101,12 @@ public static unsafe class Rcu
         ThrowIfInReadSection(nameof(Barrier));
         s_domain.Callbacks.Barrier();
     }
+
+    /// <summary>Whether <paramref name="thread"/> is the thread that runs the callbacks.</summary>
+    internal static bool IsCallbackThread(Thread thread) => s_domain.Callbacks.IsWorker(thread);
+
+    /// <summary>Whether the calling thread may wait for callbacks (<see cref="Barrier"/>): outside read-side sections and callbacks.</summary>
+    internal static bool MayWaitForCallbacks => !IsInReadSection && !s_domain.Callbacks.IsWorkerThread;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static PaddedCounter* CounterOrRegister()

@@ -87,7 +87,10 @@ internal sealed class RcuCallbackQueue
     public long Backlog => Math.Max(0, Volatile.Read(ref _queued) - Volatile.Read(ref _completed));
 
     /// <summary>Whether the calling thread is this queue's worker (running a callback).</summary>
-    public bool IsWorkerThread => Thread.CurrentThread == Volatile.Read(ref _worker);
+    public bool IsWorkerThread => IsWorker(Thread.CurrentThread);
+
+    /// <summary>Whether <paramref name="thread"/> is this queue's worker.</summary>
+    public bool IsWorker(Thread thread) => thread == Volatile.Read(ref _worker);
 
     /// <summary>Queues <paramref name="callback"/> to run after a grace period that begins after this call.</summary>
     public void Enqueue(RcuCallback callback)

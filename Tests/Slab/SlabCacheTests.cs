@@ -206,6 +206,35 @@ public unsafe class SlabCacheTests
     }
 
     [Test]
+    public void ShrinkReturnsTheObjectsTheRcuCallbackThreadFreedToItsMagazines()
+    {
+        using var cache = new SlabCache<Vma192>("shrink_rcu", new SlabCacheOptions { Alignment = 64 });
+        var objects = new nint[42 * 30];
+        cache.AllocBulk(objects);
+
+        // Every other object, so the callback thread's two magazines hold objects of many slabs.
+        for (int i = 0; i < objects.Length; i += 2)
+        {
+            cache.FreeRcu((Vma192*)objects[i]);
+        }
+
+        Rcu.Barrier();
+        for (int i = 1; i < objects.Length; i += 2)
+        {
+            cache.Free((Vma192*)objects[i]);
+        }
+
+        cache.Shrink();
+        SlabInfo info = cache.Info;
+        Assert.Multiple(() =>
+        {
+            Assert.That(info.ActiveObjects, Is.Zero);
+            Assert.That(info.Slabs, Is.Zero, "no slab stays behind objects in the callback thread's magazines");
+            Assert.That(info.CommittedBytes, Is.Zero);
+        });
+    }
+
+    [Test]
     public void EmptySlabsBeyondTheReserveGoBackToTheOsWithoutShrink()
     {
         // A debug cache has no magazines, so every free reaches its slab at once.
