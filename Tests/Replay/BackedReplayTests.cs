@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using System.Threading.Tasks;
 using NUnit.Framework;
 using Replay;
 using VmaEngine.Vma;
@@ -22,9 +23,9 @@ public class BackedReplayTests
     /// <summary>
     /// A backed run closes what it opened: over the corpus traces that map files (memfds, forks sharing them), the
     /// process ends with the run's kind of descriptors (memfds, trace files, the spool's temporary files) it started
-    /// with, and as many host mappings of a memfd. Alone, so that no other test opens or closes them meanwhile. The
-    /// runtime's own memfd (<c>doublemapper</c>, its executable memory) and the descriptors it opens lazily for
-    /// itself do not count.
+    /// with, and as many host mappings of a memfd. Alone, so that no other test opens or closes them meanwhile (the
+    /// runs themselves share the cores, as the corpus test does). The runtime's own memfd (<c>doublemapper</c>, its
+    /// executable memory) and the descriptors it opens lazily for itself do not count.
     /// </summary>
     [Test]
     [NonParallelizable]
@@ -34,11 +35,7 @@ public class BackedReplayTests
         Assert.That(traces, Has.Length.GreaterThan(2000), "the corpus's file traces");
         string[] descriptors = RunDescriptors();
         int memfdMappings = MemfdMappings();
-        foreach (string trace in traces)
-        {
-            TraceCorpus.AssertReplayPrintsExpected(trace, backed: true);
-        }
-
+        Parallel.ForEach(traces, trace => TraceCorpus.AssertReplayPrintsExpected(trace, backed: true));
         Assert.That(RunDescriptors(), Is.EqualTo(descriptors), $"descriptors open after {traces.Length} backed runs");
         Assert.That(MemfdMappings(), Is.EqualTo(memfdMappings), $"host mappings of a memfd after {traces.Length} backed runs");
     }
