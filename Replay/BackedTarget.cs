@@ -1,7 +1,6 @@
 using System;
 using System.Reflection;
 using VmaEngine.Vma;
-using VmaEngine.Vma.Files;
 using VmaEngine.Vma.Guest;
 
 namespace Replay;
@@ -16,10 +15,10 @@ namespace Replay;
 /// The backed guest range is the window with its empty guard pages on each side, as the oracle places it; the
 /// engine's layout options (mmap_min_addr, TASK_SIZE, mmap_base, the heap's start) are moved to its ends, which no
 /// trace can tell: every trace address lies in the window and every mapping is MAP_FIXED. Shared anonymous mappings
-/// are backed (one memfd each) and fork gives the child its own backed space; file mappings are not backed yet
-/// (<see cref="NotSupportedException"/>).
+/// are backed (one memfd each), file mappings map the host files <see cref="TraceFiles"/> creates, and fork gives
+/// the child its own backed space.
 /// </remarks>
-internal sealed unsafe class BackedTarget(GuestMemory guest) : TraceTarget
+internal sealed unsafe class BackedTarget(GuestMemory guest) : TraceTarget(guest)
 {
     /// <summary>The first backed guest address: the guard pages below the window.</summary>
     public const ulong Low = TraceRunner.WindowBase - (TraceRunner.GuardPages << MmConstants.PageShift);
@@ -56,45 +55,6 @@ internal sealed unsafe class BackedTarget(GuestMemory guest) : TraceTarget
     }
 
     /// <inheritdoc/>
-    public override Errno Mmap(ulong address, ulong length, Prot prot, MapFlags flags, MappedFile? file, ulong offset)
-    {
-        if (file != null)
-        {
-            throw new NotSupportedException("file mappings are not backed yet");
-        }
-
-        return guest.Mmap(address, length, prot, flags, out _);
-    }
-
-    /// <inheritdoc/>
-    public override Errno Munmap(ulong address, ulong length) => guest.Munmap(address, length);
-
-    /// <inheritdoc/>
-    public override Errno Mprotect(ulong address, ulong length, Prot prot) => guest.Mprotect(address, length, prot);
-
-    /// <inheritdoc/>
-    public override Errno Madvise(ulong address, ulong length, Advice advice) => guest.Madvise(address, length, advice);
-
-    /// <inheritdoc/>
-    public override Errno Mlock(ulong address, ulong length, MlockFlags flags) =>
-        flags != MlockFlags.None ? guest.Mlock2(address, length, flags) : guest.Mlock(address, length);
-
-    /// <inheritdoc/>
-    public override Errno Munlock(ulong address, ulong length) => guest.Munlock(address, length);
-
-    /// <inheritdoc/>
-    public override Errno Mseal(ulong address, ulong length) => guest.Mseal(address, length, 0);
-
-    /// <inheritdoc/>
-    public override Errno Mlockall(MlockallFlags flags) => guest.Mlockall(flags);
-
-    /// <inheritdoc/>
-    public override Errno Munlockall() => guest.Munlockall();
-
-    /// <inheritdoc/>
-    public override Errno SetAnonName(ulong address, ulong length, string? name) => guest.SetAnonName(address, length, name);
-
-    /// <inheritdoc/>
     public override Errno Touch(ulong address, ulong length)
     {
         if (length == 0)
@@ -119,19 +79,12 @@ internal sealed unsafe class BackedTarget(GuestMemory guest) : TraceTarget
     }
 
     /// <inheritdoc/>
-    public override Errno Mremap(ulong oldAddress, ulong oldLength, ulong newLength, MremapFlags flags, ulong newAddress) =>
-        guest.Mremap(oldAddress, oldLength, newLength, flags, newAddress, out _);
-
-    /// <inheritdoc/>
     public override Errno Fork(out TraceTarget? child)
     {
         Errno result = guest.Fork(out GuestMemory? forked);
         child = forked == null ? null : new BackedTarget(forked);
         return result;
     }
-
-    /// <inheritdoc/>
-    public override void Dispose() => guest.Dispose();
 
     /// <summary>
     /// A guest store of one zero byte (the oracle's <c>read(/dev/zero, page, 1)</c>) at <paramref name="address"/>:

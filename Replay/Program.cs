@@ -31,11 +31,13 @@ public static class Program
           --svg FILE      also draws the layout at each 'maps' into FILE, an SVG picture: one row per 'maps'
                           (time down), pages across, each VMA a box coloured by its protection, marked by its flags
           --backed        runs the trace with real host memory behind the engine (GuestMemory over the window and
-                          its guard pages): each 'touch' writes a byte to each page through Translate, and through
-                          Fault then Translate when the table asks for a fault; the output is the same
+                          its guard pages; each trace file a host memfd of the oracle's size): each 'touch' writes a
+                          byte to each page through Translate, and through Fault then Translate when the table asks
+                          for a fault; the output is the same
 
         Exit status: 0 the trace ran; 1 usage or I/O error; 2 malformed trace (the message names the line);
-        3 --backed met an operation the backing does not support yet (file mappings).
+        3 --backed could not be backed on this host (not Linux, or the host refused its memory or a memfd):
+        discard the output.
         The full format is described in docs/vmatrace-format.md.
 
         """;

@@ -3,8 +3,9 @@ using System.Collections.Generic;
 using System.IO;
 using Replay.Picture;
 using Replay.Trace;
+using VmaEngine.Native;
 using VmaEngine.Vma;
-using VmaEngine.Vma.Files;
+using VmaEngine.Vma.Guest;
 
 namespace Replay;
 
@@ -35,16 +36,20 @@ public static class TraceRunner
     /// <summary>Exit status of a malformed trace.</summary>
     public const int Malformed = 2;
 
-    /// <summary>Exit status of a backed run that met an operation the backing does not support yet (file mappings).</summary>
-    public const int NotBacked = 3;
+    /// <summary>
+    /// Exit status of a backed run the host could not back: no <see cref="GuestMemory"/> on this system (not Linux),
+    /// or the host refused the reservation, a memfd or a host mapping the run needed. Its output is to be discarded,
+    /// as the oracle's own exit status 3 (environment failure) says of the oracle's.
+    /// </summary>
+    public const int BackingUnavailable = 3;
 
     /// <summary>
     /// Validates the whole trace, then runs it, as the oracle does: a malformed trace prints its problem (with the
     /// line number) to <paramref name="error"/>, writes nothing to <paramref name="output"/> and returns
     /// <see cref="Malformed"/>. Each <c>maps</c> also adds the layout it printed to <paramref name="snapshots"/> when
     /// one is given (for <see cref="LayoutPicture"/>). When <paramref name="backed"/>, the trace runs on a
-    /// <see cref="BackedTarget"/>; an operation it cannot back stops the run with <see cref="NotBacked"/> and a
-    /// message on <paramref name="error"/>.
+    /// <see cref="BackedTarget"/>; a host that cannot back it stops the run with <see cref="BackingUnavailable"/> and
+    /// a message on <paramref name="error"/>.
     /// </summary>
     /// <remarks>
     /// <paramref name="trace"/> is read once, line by line: the validation copies it into a temporary file
@@ -98,10 +103,10 @@ public static class TraceRunner
             error.WriteLine($"Replay: {e.Message}");
             return Malformed;
         }
-        catch (NotSupportedException e) when (backed)
+        catch (Exception e) when (backed && e is PlatformNotSupportedException or OsPagesException)
         {
             error.WriteLine($"Replay: --backed: {e.Message}");
-            return NotBacked;
+            return BackingUnavailable;
         }
     }
 
@@ -112,7 +117,7 @@ public static class TraceRunner
         // The address spaces forked so far, oldest first: the trace runs in the last one, and each parent stays
         // alive and undisposed until the end, as the oracle's parent waits for its child.
         var lineage = new List<TraceTarget> { backed ? new BackedTarget(options) : new EngineTarget(new AddressSpace(options)) };
-        using var files = new FileRegistry();
+        using var files = new TraceFiles(backed);
         try
         {
             foreach (TraceOperation op in operations)
@@ -154,42 +159,44 @@ public static class TraceRunner
         return result;
     }
 
-    private static Errno Apply(TraceTarget target, FileRegistry files, TraceOperation op)
+    private static Errno Apply(TraceTarget target, TraceFiles files, TraceOperation op)
     {
         ulong address = Bytes(op.Address);
         ulong length = op.Length << MmConstants.PageShift;
+        IMemorySyscalls calls = target.Syscalls;
         switch (op.Kind)
         {
             case TraceOpKind.Mmap:
                 MapFlags placement = (op.MapFlags & MapFlags.FixedNoReplace) != 0 ? MapFlags.None : MapFlags.Fixed;
                 MapFlags flags = placement | op.MapFlags | ((op.MapFlags & MapFlags.Shared) != 0 ? 0 : MapFlags.Private);
-                MappedFile? file = op.FileName != null ? files.Open(op.FileName, TraceParser.FilePages) : null;
-                return target.Mmap(address, length, op.Prot, file == null ? flags | MapFlags.Anonymous : flags, file, op.FilePageOffset << MmConstants.PageShift);
+                return op.FileName == null
+                    ? calls.Mmap(address, length, op.Prot, flags | MapFlags.Anonymous, out _)
+                    : calls.Mmap(address, length, op.Prot, flags, files.Open(op.FileName), op.FilePageOffset << MmConstants.PageShift, out _);
             case TraceOpKind.Munmap:
-                return target.Munmap(address, length);
+                return calls.Munmap(address, length);
             case TraceOpKind.Mprotect:
-                return target.Mprotect(address, length, op.Prot);
+                return calls.Mprotect(address, length, op.Prot);
             case TraceOpKind.Madvise:
-                return target.Madvise(address, length, op.Advice);
+                return calls.Madvise(address, length, op.Advice);
             case TraceOpKind.Mlock:
-                return target.Mlock(address, length, op.MlockFlags);
+                return op.MlockFlags != MlockFlags.None ? calls.Mlock2(address, length, op.MlockFlags) : calls.Mlock(address, length);
             case TraceOpKind.Seal:
-                return target.Mseal(address, length);
+                return calls.Mseal(address, length, 0);
             case TraceOpKind.Mlockall:
-                return target.Mlockall(op.MlockallFlags);
+                return calls.Mlockall(op.MlockallFlags);
             case TraceOpKind.Munlockall:
-                return target.Munlockall();
+                return calls.Munlockall();
             case TraceOpKind.Munlock:
-                return target.Munlock(address, length);
+                return calls.Munlock(address, length);
             case TraceOpKind.Name:
-                return target.SetAnonName(address, length, op.AnonName);
+                return calls.SetAnonName(address, length, op.AnonName);
             case TraceOpKind.Touch:
                 return target.Touch(address, length);
             case TraceOpKind.Mremap:
                 ulong newLength = op.NewLength << MmConstants.PageShift;
                 return op.NewAddress is ulong newAddress
-                    ? target.Mremap(address, length, newLength, MremapFlags.MayMove | MremapFlags.Fixed | op.MremapFlags, Bytes(newAddress))
-                    : target.Mremap(address, length, newLength, MremapFlags.None, 0);
+                    ? calls.Mremap(address, length, newLength, MremapFlags.MayMove | MremapFlags.Fixed | op.MremapFlags, Bytes(newAddress), out _)
+                    : calls.Mremap(address, length, newLength, MremapFlags.None, 0, out _);
             default:
                 throw new InvalidOperationException($"line {op.Line}: unhandled operation {op.Kind}");
         }

@@ -1,9 +1,4 @@
-using System.Collections.Concurrent;
-using System.IO;
 using NUnit.Framework;
-using Replay;
-using Replay.Trace;
-using VmaEngine.Vma;
 
 namespace Tests.Replay;
 
@@ -17,22 +12,8 @@ namespace Tests.Replay;
 [Parallelizable(ParallelScope.Children)]
 public class ReplayTraceTests
 {
-    private static readonly ConcurrentDictionary<string, AddressSpaceOptions> s_folderOptions = new();
-
     [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.AllCases))]
-    public void TraceMatchesTheKernelOfItsFolder(string trace)
-    {
-        string folder = Path.GetDirectoryName(trace)!;
-        AddressSpaceOptions options = s_folderOptions.GetOrAdd(folder, TraceCorpus.OptionsOf);
-        string path = Path.Combine(TraceCorpus.Root, trace);
-        string expected = File.ReadAllText(Path.ChangeExtension(path, ".expected"));
-        using TextReader input = TraceLineReader.OpenBytes(File.OpenRead(path));
-        using var output = new StringWriter { NewLine = "\n" };
-        using var error = new StringWriter();
-        int status = TraceRunner.Run(input, output, options, error);
-        Assert.That(status, Is.EqualTo(TraceRunner.Success), error.ToString());
-        Assert.That(output.ToString(), Is.EqualTo(expected), trace);
-    }
+    public void TraceMatchesTheKernelOfItsFolder(string trace) => TraceCorpus.AssertReplayPrintsExpected(trace, backed: false);
 
     [TestCaseSource(typeof(TraceCorpus), nameof(TraceCorpus.Folders))]
     public void FolderNamesTheKernelOfItsOutputs(string folder) =>

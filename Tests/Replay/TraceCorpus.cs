@@ -1,9 +1,11 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using NUnit.Framework;
 using Replay;
+using Replay.Trace;
 using VmaEngine.Vma;
 
 namespace Tests.Replay;
@@ -20,6 +22,9 @@ internal static class TraceCorpus
 
     /// <summary>The named profile of a folder whose outputs were derived by hand (one line: <c>profile NAME</c>).</summary>
     public const string ProfileFile = "profile.txt";
+
+    /// <summary>The options of each folder, by name, read once.</summary>
+    private static readonly ConcurrentDictionary<string, AddressSpaceOptions> s_folderOptions = new();
 
     /// <summary>The folder that holds <c>handwritten/</c>, <c>random/</c>, <c>v6.15/</c> and the other corpus folders.</summary>
     public static string Root { get; } = FindRoot();
@@ -64,6 +69,24 @@ internal static class TraceCorpus
         return text.StartsWith("profile ", StringComparison.Ordinal) && text.EndsWith('\n') && text.Count(c => c == '\n') == 1
             ? AddressSpaceOptions.ForProfile(text["profile ".Length..^1])
             : throw new InvalidDataException($"{profile}: expected one line 'profile NAME'");
+    }
+
+    /// <summary>
+    /// Replays <paramref name="trace"/> (a path below <see cref="Root"/>, as <see cref="AllCases"/> gives it) under
+    /// the options of its folder, backed or not, and asserts that it runs and prints its <c>.expected</c> byte for byte.
+    /// </summary>
+    public static void AssertReplayPrintsExpected(string trace, bool backed)
+    {
+        string folder = Path.GetDirectoryName(trace)!;
+        AddressSpaceOptions options = s_folderOptions.GetOrAdd(folder, OptionsOf);
+        string path = Path.Combine(Root, trace);
+        string expected = File.ReadAllText(Path.ChangeExtension(path, ".expected"));
+        using TextReader input = TraceLineReader.OpenBytes(File.OpenRead(path));
+        using var output = new StringWriter { NewLine = "\n" };
+        using var error = new StringWriter();
+        int status = TraceRunner.Run(input, output, options, error, backed: backed);
+        Assert.That(status, Is.EqualTo(TraceRunner.Success), error.ToString());
+        Assert.That(output.ToString(), Is.EqualTo(expected), trace);
     }
 
     private static string FindRoot()

@@ -34,7 +34,7 @@ namespace VmaEngine.Vma.Guest;
 /// (see <see cref="HostMapping"/>).
 /// </para>
 /// </remarks>
-public sealed partial class GuestMemory : IDisposable
+public sealed partial class GuestMemory : IMemorySyscalls
 {
     /// <summary>Serializes the operations that change VMAs, the host mappings and the table.</summary>
     private readonly object _gate = new();

@@ -26,7 +26,7 @@ namespace VmaEngine.Vma;
 /// too, so nothing they read is freed under them.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed unsafe partial class AddressSpace : IDisposable
+public sealed unsafe partial class AddressSpace : IMemorySyscalls
 {
     private static long s_nextId;
 
