@@ -40,7 +40,7 @@ public sealed unsafe partial class GuestMemory
             return cached;
         }
 
-        TranslateStatus status = _table.Install(guestAddress, access, Space.GuardPages, out hostAddress);
+        TranslateStatus status = _table.Install(guestAddress, access, out hostAddress);
         return status == TranslateStatus.Unmapped ? ClassifyUnmapped(guestAddress) : status;
     }
 

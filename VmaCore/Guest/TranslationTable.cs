@@ -155,11 +155,11 @@ internal sealed unsafe class TranslationTable : IDisposable
 
     /// <summary>
     /// The slow path of a <see cref="Translate"/> that found no entry: the page's flags from the run map, cached in
-    /// its entry when they allow <paramref name="access"/> and the page holds no guard marker. Unmapped for a hole or
-    /// a guard page. Lock free (it waits only while the writer changes the table).
+    /// its entry when they allow <paramref name="access"/>. Unmapped for a hole or a guard page (the run map marks
+    /// those with <see cref="TranslationEntry.Guard"/>). Lock free (it waits only while the writer changes the table).
     /// </summary>
     /// <exception cref="OutOfMemoryException">A leaf could not be allocated; nothing changed.</exception>
-    public TranslateStatus Install(ulong guestAddress, FaultAccess access, GuardPageSet guards, out nint hostAddress)
+    public TranslateStatus Install(ulong guestAddress, FaultAccess access, out nint hostAddress)
     {
         hostAddress = 0;
         ulong offset = guestAddress - _low;
@@ -172,8 +172,7 @@ internal sealed unsafe class TranslationTable : IDisposable
         try
         {
             ulong flags = _runs.FlagsAt(guestAddress);
-            ulong page = guestAddress & MmConstants.PageMask;
-            if (flags == 0 || guards.FirstIn(page, page + MmConstants.PageSize) == page)
+            if (flags == 0 || (flags & TranslationEntry.Guard) != 0)
             {
                 return TranslateStatus.Unmapped;
             }
@@ -197,14 +196,15 @@ internal sealed unsafe class TranslationTable : IDisposable
     /// <summary>
     /// Gives every page of [<paramref name="start"/>, <paramref name="end"/>) <paramref name="flags"/> (without
     /// <see cref="TranslationEntry.Present"/>), or, when not <paramref name="present"/>, makes it a hole; cached
-    /// entries of the range follow. Writer only.
+    /// entries of the range follow (those of guard pages and holes go). Writer only.
     /// </summary>
     public void Fill(ulong start, ulong end, ulong flags, bool present)
     {
         ulong runFlags = present ? flags | TranslationEntry.Present : 0;
+        bool cacheable = present && (flags & TranslationEntry.Guard) == 0;
         BeginChange();
         _runs.Assign(start, end, runFlags);
-        RewriteEntries(start, end, present ? ~TranslationEntry.FlagsMask : 0, runFlags);
+        RewriteEntries(start, end, cacheable ? ~TranslationEntry.FlagsMask : 0, cacheable ? runFlags : 0);
         EndChange();
     }
 
@@ -217,14 +217,6 @@ internal sealed unsafe class TranslationTable : IDisposable
         BeginChange();
         _runs.Narrow(start, end, flags);
         RewriteEntries(start, end, ~TranslationEntry.AccessMask | flags, 0);
-        EndChange();
-    }
-
-    /// <summary>Drops the cached entries of [<paramref name="start"/>, <paramref name="end"/>) (a guard marker was installed there). Writer only.</summary>
-    public void Invalidate(ulong start, ulong end)
-    {
-        BeginChange();
-        RewriteEntries(start, end, 0, 0);
         EndChange();
     }
 

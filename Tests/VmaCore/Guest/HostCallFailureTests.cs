@@ -175,8 +175,8 @@ public sealed class HostCallFailureTests
             (guest, error) =>
             {
                 Assert.That(guest.Space.CurrentBrk, Is.EqualTo(error == Errno.None ? start + (4 * Page) : start));
-                GuestMemoryRandomTests.CheckTable(guest, true, "brk", start, 8);
-                GuestMemoryRandomTests.CheckHostMaps(guest, true, "brk", start, 8);
+                GuestExpectations.CheckTable(guest, true, "brk", start, 8);
+                GuestExpectations.CheckHostMaps(guest, true, "brk", start, 8);
                 ExpectData(guest, 0, 4);
             });
     }
@@ -214,8 +214,8 @@ public sealed class HostCallFailureTests
             bool injected = guest.HostCalls.Failed;
             guest.HostCalls.FailAfter = -1;
             string context = $"host call {failAt} failing (injected: {injected}), result {error}";
-            GuestMemoryRandomTests.CheckTable(guest, true, context);
-            GuestMemoryRandomTests.CheckHostMaps(guest, true, context);
+            GuestExpectations.CheckTable(guest, true, context, Window, 64);
+            GuestExpectations.CheckHostMaps(guest, true, context, Window, 64);
             TestContext.Out.WriteLine(context);
             check(guest, error);
             if (!injected)
