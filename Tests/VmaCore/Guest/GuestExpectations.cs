@@ -75,15 +75,44 @@ internal sealed class GuestExpectations
     }
 
     /// <summary>
+    /// The table never allows more than the host: on every page of [<paramref name="start"/>, +<paramref name="pages"/>),
+    /// each access <see cref="GuestMemory.Translate"/> allows is one the host's protection allows (whatever the engine says).
+    /// </summary>
+    public static void CheckTableWithinHost(GuestMemory guest, string context, ulong start, int pages)
+    {
+        string[] host = HostMaps.Permissions(guest.HostAddressOf(start), pages);
+        for (int page = 0; page < pages; page++)
+        {
+            Prot allowed = Prot.None;
+            foreach (FaultAccess access in Enum.GetValues<FaultAccess>())
+            {
+                ulong address = start + ((ulong)page * Page);
+                allowed |= guest.Translate(address, access, out _) == TranslateStatus.Ok ? RightOf(access) : Prot.None;
+            }
+
+            string letters = HostMaps.Letters(guest.HostProtectionOf(allowed));
+            for (int i = 0; i < letters.Length; i++)
+            {
+                Assert.That(letters[i] == '-' || host[page][i] == letters[i], $"{context}: page {page} allows {letters} in the table, {host[page]} on the host");
+            }
+        }
+    }
+
+    /// <summary>
     /// What Translate must say for <paramref name="access"/> to the page at <paramref name="address"/>: unmapped in
-    /// a hole or on a guard page, not permitted where the VMA refuses the access or past the end of its shared
+    /// a hole (a guard gap below a stack) or on a guard page, not permitted where the VMA refuses the access or past the end of its shared
     /// object (SIGBUS), a first write where a private VMA has no anon_vma yet (any first access to private anonymous
     /// memory without the zero page).
     /// </summary>
     public TranslateStatus Translation(ulong address, FaultAccess access)
     {
         ulong page = address & ~(Page - 1);
-        if (Find(page) is not { } vma || IsGuarded(page))
+        if (Find(page) is not { } vma)
+        {
+            return IsBelowStack(page) ? TranslateStatus.GuardGap : TranslateStatus.Unmapped;
+        }
+
+        if (IsGuarded(page))
         {
             return TranslateStatus.Unmapped;
         }
@@ -125,6 +154,20 @@ internal sealed class GuestExpectations
         }
 
         return null;
+    }
+
+    /// <summary>Whether the first VMA above the hole at <paramref name="page"/> is a stack (<c>VM_GROWSDOWN</c>), which a fault may grow down to it.</summary>
+    private bool IsBelowStack(ulong page)
+    {
+        foreach (VmaInfo vma in _vmas)
+        {
+            if (vma.Start > page)
+            {
+                return (vma.Flags & VmFlags.GrowsDown) != 0;
+            }
+        }
+
+        return false;
     }
 
     private bool IsGuarded(ulong page)

@@ -1,6 +1,5 @@
 using System;
 using NUnit.Framework;
-using VmaEngine.Vma;
 using VmaEngine.Vma.Guest;
 using static Tests.VmaCore.Guest.GuestMemoryFixture;
 
