@@ -300,7 +300,7 @@ internal sealed unsafe class TranslationTable : IDisposable
     /// <summary>The host address of the page at <paramref name="offset"/> bytes into the guest range.</summary>
     private nint HostPageOf(ulong offset) => _hostBase + (nint)(offset & MmConstants.PageMask);
 
-    /// <summary>The entry at <paramref name="offset"/> bytes into the range: a shift, two loads and a mask.</summary>
+    /// <summary>The entry at <paramref name="offset"/> bytes into the range: a shift, two loads and two masks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong LoadEntry(ulong offset)
     {
