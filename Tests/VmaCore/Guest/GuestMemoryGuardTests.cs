@@ -17,12 +17,7 @@ public sealed class GuestMemoryGuardTests
     [Test]
     public void GuardInstall_HostPageInaccessible_GuardRemove_PrivateReadsZero()
     {
-        using GuestMemory guest = Create();
-        MapReadWrite(guest, At(0), 4);
-        Write(guest, At(1) + 5, 0x51);
-        Write(guest, At(2) + 5, 0x52);
-
-        Assert.That(guest.Madvise(At(1), Page, Advice.GuardInstall), Is.EqualTo(Errno.None));
+        using GuestMemory guest = CreateGuarded(1, 2);
         Assert.That(HostMaps.Permissions(guest.HostAddressOf(At(0)), 3), Is.EqualTo(new[] { "rw-", "---", "rw-" }));
         Assert.That(guest.Translate(At(1) + 5, FaultAccess.Read, out _), Is.EqualTo(TranslateStatus.Unmapped));
         Assert.That(guest.Fault(At(1) + 5, FaultAccess.Read), Is.EqualTo(FaultResult.SegvMapErr), "a guard page faults");
@@ -30,7 +25,7 @@ public sealed class GuestMemoryGuardTests
         Assert.That(guest.Madvise(At(1), Page, Advice.GuardRemove), Is.EqualTo(Errno.None));
         Assert.That(HostMaps.PermissionsAt(guest.HostAddressOf(At(1))), Is.EqualTo("rw-"));
         Assert.That(Read(guest, At(1) + 5), Is.Zero, "the install zapped the private page");
-        Assert.That(Read(guest, At(2) + 5), Is.EqualTo(0x52), "the neighbour keeps its data");
+        Assert.That(Read(guest, At(2) + 5), Is.EqualTo(Mark(2)), "the neighbour keeps its data");
     }
 
     [Test]
@@ -50,15 +45,12 @@ public sealed class GuestMemoryGuardTests
     [Test]
     public void GuardMovesWithMremap_OldPlaceHoldsNothing()
     {
-        using GuestMemory guest = Create();
-        MapReadWrite(guest, At(0), 4);
-        Write(guest, At(3), 0x33);
-        Assert.That(guest.Madvise(At(1), Page, Advice.GuardInstall), Is.EqualTo(Errno.None));
+        using GuestMemory guest = CreateGuarded(3);
 
         Assert.That(guest.Mremap(At(0), 4 * Page, 4 * Page, MremapFlags.MayMove | MremapFlags.Fixed, At(16), out _), Is.EqualTo(Errno.None));
         Assert.That(HostMaps.Permissions(guest.HostAddressOf(At(16)), 4), Is.EqualTo(new[] { "rw-", "---", "rw-", "rw-" }));
         Assert.That(guest.Translate(At(17), FaultAccess.Read, out _), Is.EqualTo(TranslateStatus.Unmapped));
-        Assert.That(Read(guest, At(19)), Is.EqualTo(0x33));
+        Assert.That(Read(guest, At(19) + 5), Is.EqualTo(Mark(3)));
 
         // The old range is reservation: mapped again, no marker and no data is left there.
         MapReadWrite(guest, At(0), 4);
@@ -82,20 +74,34 @@ public sealed class GuestMemoryGuardTests
     [Test]
     public void ForkChildInheritsTheGuard_OnTheHostToo()
     {
-        using GuestMemory parent = Create();
-        MapReadWrite(parent, At(0), 4);
-        Write(parent, At(2), 0x22);
-        Assert.That(parent.Madvise(At(1), Page, Advice.GuardInstall), Is.EqualTo(Errno.None));
+        using GuestMemory parent = CreateGuarded(2);
 
         Assert.That(parent.Fork(out GuestMemory? forked), Is.EqualTo(Errno.None));
         using GuestMemory child = forked!;
         Assert.That(HostMaps.Permissions(child.HostAddressOf(At(0)), 3), Is.EqualTo(new[] { "rw-", "---", "rw-" }));
         Assert.That(child.Translate(At(1), FaultAccess.Read, out _), Is.EqualTo(TranslateStatus.Unmapped));
-        Assert.That(Read(child, At(2)), Is.EqualTo(0x22));
+        Assert.That(Read(child, At(2) + 5), Is.EqualTo(Mark(2)));
 
         Assert.That(child.Madvise(At(1), Page, Advice.GuardRemove), Is.EqualTo(Errno.None));
         Assert.That(HostMaps.PermissionsAt(child.HostAddressOf(At(1))), Is.EqualTo("rw-"));
         Assert.That(HostMaps.PermissionsAt(parent.HostAddressOf(At(1))), Is.EqualTo("---"), "the parent keeps its marker");
         Assert.That(Read(child, At(1)), Is.Zero);
+    }
+
+    /// <summary>The byte page i of <see cref="CreateGuarded"/>'s mapping holds when written.</summary>
+    private static byte Mark(int page) => (byte)(0x50 + page);
+
+    /// <summary>A space with four private read-write pages at window page 0, <paramref name="written"/> pages holding their <see cref="Mark"/> at byte 5, and a guard marker on page 1.</summary>
+    private static GuestMemory CreateGuarded(params int[] written)
+    {
+        GuestMemory guest = Create();
+        MapReadWrite(guest, At(0), 4);
+        foreach (int page in written)
+        {
+            Write(guest, At(page) + 5, Mark(page));
+        }
+
+        Assert.That(guest.Madvise(At(1), Page, Advice.GuardInstall), Is.EqualTo(Errno.None));
+        return guest;
     }
 }
