@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using VmaEngine.Native;
 
 namespace VmaEngine.Vma.Guest;
 
@@ -10,6 +11,15 @@ public sealed unsafe partial class GuestMemory
     /// <see cref="AddressSpace.Fault"/>, for an access <see cref="Translate"/> refused or the host MMU trapped: the
     /// first write gives the VMA its anon_vma and opens it in the table and on the host; a stack grows to the address.
     /// </summary>
+    /// <returns>
+    /// The engine's result; <see cref="FaultResult.OutOfMemory"/> (the kernel's <c>VM_FAULT_OOM</c>, as when a page
+    /// cannot be allocated after <c>anon_vma_prepare</c>) when the host refused to open the pages. The engine then
+    /// keeps what its fault did (the anon_vma, a grown stack), as the kernel does; every page run the host could not
+    /// open keeps in the table no more than its old access (<see cref="Translate"/> still reports
+    /// <see cref="TranslateStatus.FirstWrite"/>, or <see cref="TranslateStatus.Unmapped"/> on the pages a stack
+    /// grew by) and on the host its old protection (the host MMU still traps), so the guest's next access comes
+    /// back here, and this call, finding the table behind the VMA, makes the host call again.
+    /// </returns>
     public FaultResult Fault(ulong guestAddress, FaultAccess access)
     {
         lock (_gate)
@@ -17,7 +27,15 @@ public sealed unsafe partial class GuestMemory
             ThrowIfDisposed();
             FaultResult result = Space.Fault(guestAddress, access);
             ulong page = guestAddress & MmConstants.PageMask;
-            Mirror(page, page + MmConstants.PageSize, MirrorMode.Known);
+            try
+            {
+                Mirror(page, page + MmConstants.PageSize, MirrorMode.Known);
+            }
+            catch (OsPagesException)
+            {
+                return result == FaultResult.Ok ? FaultResult.OutOfMemory : result;
+            }
+
             return result;
         }
     }
@@ -40,7 +58,7 @@ public sealed unsafe partial class GuestMemory
             return cached;
         }
 
-        TranslateStatus status = _table.Install(guestAddress, access, Space.GuardPages, out hostAddress);
+        TranslateStatus status = _table.Install(guestAddress, access, out hostAddress);
         return status == TranslateStatus.Unmapped ? ClassifyUnmapped(guestAddress) : status;
     }
 

@@ -9,14 +9,21 @@ public sealed unsafe partial class GuestMemory
     /// <summary>
     /// <see cref="AddressSpace.Madvise(ulong, ulong, Advice)"/>. The advices that drop pages (<see cref="Advice.DontNeed"/>,
     /// <see cref="Advice.DontNeedLocked"/>, <see cref="Advice.Free"/>, <see cref="Advice.Remove"/>) drop the host
-    /// pages of every part the engine's walk advised (see <see cref="Madvise(ulong, ulong, DropAdvice)"/>); the
-    /// others change VMA flags, whose splits and merges are mirrored.
+    /// pages of every part the engine's walk advised (see <see cref="Madvise(ulong, ulong, DropAdvice)"/>);
+    /// <see cref="Advice.GuardInstall"/> makes the marked pages inaccessible on the host and drops their contents, and
+    /// <see cref="Advice.GuardRemove"/> gives them their VMA's protection back; the others change VMA flags, whose
+    /// splits and merges are mirrored.
     /// </summary>
     public Errno Madvise(ulong address, ulong length, Advice advice)
     {
+        if (advice == Advice.GuardInstall)
+        {
+            return MadviseGuardInstall(address, length);
+        }
+
         if (advice is not (Advice.DontNeed or Advice.DontNeedLocked or Advice.Free or Advice.Remove))
         {
-            return MirrorKnown(address, length, () => MadviseUnmirrored(address, length, advice));
+            return MirrorKnown(address, length, () => Space.Madvise(address, length, advice));
         }
 
         lock (_gate)
@@ -34,21 +41,6 @@ public sealed unsafe partial class GuestMemory
                 return Errno.ENOMEM;
             }
         }
-    }
-
-    /// <summary>
-    /// <see cref="AddressSpace.Madvise(ulong, ulong, Advice)"/> for an advice that changes VMA flags or markers: after
-    /// <see cref="Advice.GuardInstall"/> the cached entries of the range go, so the guard pages fault.
-    /// </summary>
-    private Errno MadviseUnmirrored(ulong address, ulong length, Advice advice)
-    {
-        Errno error = Space.Madvise(address, length, advice);
-        if (advice == Advice.GuardInstall)
-        {
-            _table.Invalidate(Math.Clamp(address, Low, High), Math.Clamp(SaturatingEnd(address, length), Low, High));
-        }
-
-        return error;
     }
 
     /// <summary>

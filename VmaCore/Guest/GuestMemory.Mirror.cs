@@ -131,8 +131,8 @@ public sealed unsafe partial class GuestMemory
                 // Pages past the end of the object (a shared anonymous mapping grown by mremap, a file mapping past
                 // i_size) are SIGBUS: present without access in the table and on the host, so every access faults.
                 ulong objectEnd = file == null ? runEnd : Math.Clamp(AddressSpace.FileEndAddress(vma, file), partStart, runEnd);
-                AddRuns(part with { End = objectEnd }, start, end);
-                AddRuns(part.Slice(objectEnd, runEnd, changed: false) with { EntryFlags = TranslationEntry.Present, Host = HostProtection.None }, start, end);
+                AddGuardedRuns(part with { End = objectEnd }, start, end);
+                AddGuardedRuns(part.Slice(objectEnd, runEnd, changed: false) with { EntryFlags = TranslationEntry.Present, Host = HostProtection.None }, start, end);
                 address = runEnd;
             }
         }

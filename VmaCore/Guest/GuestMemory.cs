@@ -125,7 +125,7 @@ public sealed partial class GuestMemory : IMemorySyscalls
     /// <summary>
     /// The host address at which the guest may make <paramref name="access"/> to <paramref name="guestAddress"/>
     /// without a fault, or zero and why the host must call <see cref="Fault"/> first (a guard page reads as
-    /// <see cref="TranslateStatus.Unmapped"/>). Lock free: on a hit a shift, two loads and a mask; the first access
+    /// <see cref="TranslateStatus.Unmapped"/>). Lock free: on a hit a shift, two loads and two masks; the first access
     /// to a page after a change of its VMA looks the page up and caches it. The address is good until the next
     /// operation on its page. Not to be called once <see cref="Dispose"/> has begun: the table is freed then.
     /// </summary>

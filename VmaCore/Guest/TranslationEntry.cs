@@ -26,6 +26,12 @@ internal static class TranslationEntry
     /// </summary>
     public const int AwaitsAnonVmaShift = 4;
 
+    /// <summary>
+    /// The page holds a guard marker (<c>MADV_GUARD_INSTALL</c>): every access faults and the host maps the page
+    /// without access. Only the run map holds this bit; no entry is cached for such a page.
+    /// </summary>
+    public const ulong Guard = 1UL << 7;
+
     /// <summary>The access bits: what the host MMU should allow.</summary>
     public const ulong AccessMask = Read | Write | Execute;
 

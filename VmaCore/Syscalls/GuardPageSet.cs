@@ -73,6 +73,24 @@ internal sealed class GuardPageSet
         }
     }
 
+    /// <summary>
+    /// The end of the run of marked pages that begins at <paramref name="start"/>, at most <paramref name="limit"/>;
+    /// <paramref name="start"/> itself when that page holds no marker.
+    /// </summary>
+    public ulong EndOfMarkedRun(ulong start, ulong limit)
+    {
+        if (IsEmpty || start >= limit)
+        {
+            return start;
+        }
+
+        lock (_lock)
+        {
+            int i = FirstEndingAfter(start);
+            return i < _ranges.Count && _ranges[i].Start <= start ? Math.Min(_ranges[i].End, limit) : start;
+        }
+    }
+
     /// <summary>Moves the markers of [from, from + length) to the same offsets from <paramref name="to"/> (move_page_tables).</summary>
     public void Move(ulong from, ulong length, ulong to)
     {

@@ -6,7 +6,7 @@ using static Tests.VmaCore.Guest.GuestMemoryFixture;
 namespace Tests.VmaCore.Guest;
 
 /// <summary>Guest data in real host memory: written and read through <see cref="GuestMemory.Translate"/>.</summary>
-public sealed unsafe class GuestMemoryContentsTests
+public sealed class GuestMemoryContentsTests
 {
     [Test]
     public void MremapMove_DataAtNewAddress_NoneAtOld()
@@ -128,35 +128,5 @@ public sealed unsafe class GuestMemoryContentsTests
         Assert.That(guest.Translate(start + (3 * Page), FaultAccess.Read, out _), Is.EqualTo(TranslateStatus.Unmapped));
         Assert.That(guest.Brk(start + (4 * Page), out _), Is.EqualTo(Errno.None));
         Assert.That(Read(guest, start + (3 * Page)), Is.EqualTo(0));
-    }
-
-    /// <summary>Maps <paramref name="pages"/> private anonymous pages at <paramref name="address"/>.</summary>
-    internal static void MapReadWrite(GuestMemory guest, ulong address, int pages, Prot prot = Prot.Read | Prot.Write)
-    {
-        Errno error = guest.Mmap(address, (ulong)pages * Page, prot, MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed, out ulong mapped);
-        Assert.That(error, Is.EqualTo(Errno.None));
-        Assert.That(mapped, Is.EqualTo(address));
-    }
-
-    /// <summary>Writes a byte as a guest would: Translate, and Fault first when it asks for one.</summary>
-    internal static void Write(GuestMemory guest, ulong address, byte value)
-    {
-        *(byte*)HostOf(guest, address, FaultAccess.Write) = value;
-    }
-
-    /// <summary>Reads a byte as a guest would.</summary>
-    internal static byte Read(GuestMemory guest, ulong address) => *(byte*)HostOf(guest, address, FaultAccess.Read);
-
-    private static nint HostOf(GuestMemory guest, ulong address, FaultAccess access)
-    {
-        TranslateStatus status = guest.Translate(address, access, out nint host);
-        if (status != TranslateStatus.Ok)
-        {
-            Assert.That(guest.Fault(address, access), Is.EqualTo(FaultResult.Ok), $"fault at {address:x} after {status}");
-            Assert.That(guest.Translate(address, access, out host), Is.EqualTo(TranslateStatus.Ok), $"translate at {address:x} after the fault");
-        }
-
-        Assert.That(host, Is.EqualTo(guest.HostAddressOf(address)));
-        return host;
     }
 }

@@ -5,7 +5,6 @@ using NUnit.Framework;
 using VmaEngine.Vma;
 using VmaEngine.Vma.Files;
 using VmaEngine.Vma.Guest;
-using static Tests.VmaCore.Guest.GuestMemoryContentsTests;
 using static Tests.VmaCore.Guest.GuestMemoryFixture;
 
 namespace Tests.VmaCore.Guest;

@@ -5,7 +5,6 @@ using NUnit.Framework;
 using VmaEngine.Vma;
 using VmaEngine.Vma.Files;
 using VmaEngine.Vma.Guest;
-using static Tests.VmaCore.Guest.GuestMemoryContentsTests;
 using static Tests.VmaCore.Guest.GuestMemoryFixture;
 
 namespace Tests.VmaCore.Guest;
@@ -175,8 +174,8 @@ public sealed class HostCallFailureTests
             (guest, error) =>
             {
                 Assert.That(guest.Space.CurrentBrk, Is.EqualTo(error == Errno.None ? start + (4 * Page) : start));
-                GuestMemoryRandomTests.CheckTable(guest, true, "brk", start, 8);
-                GuestMemoryRandomTests.CheckHostMaps(guest, true, "brk", start, 8);
+                GuestExpectations.CheckTable(guest, true, "brk", start, 8);
+                GuestExpectations.CheckHostMaps(guest, true, "brk", start, 8);
                 ExpectData(guest, 0, 4);
             });
     }
@@ -192,6 +191,57 @@ public sealed class HostCallFailureTests
         });
 
     /// <summary>
+    /// Fault with each of its host calls failing in turn, on a first write (one host mprotect) and on a write below
+    /// a stack, which grows it (one per page run the growth changes): an injected failure gives OutOfMemory, the table
+    /// allows no more than the host, and the next fault opens the pages so that table and host follow the engine.
+    /// </summary>
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Fault_HostRefuses_OutOfMemory_NextFaultOpens(bool growStack)
+    {
+        for (int failAt = 0; failAt < 100; failAt++)
+        {
+            using GuestMemory guest = CreateWithData();
+
+            // A stack far enough above the data for its guard gap; written once, so only the growth opens pages.
+            ulong start = growStack ? At(1024) : At(16);
+            MapFlags flags = PrivateFixed | (growStack ? MapFlags.GrowsDown : MapFlags.None);
+            Assert.That(guest.Mmap(start, 4 * Page, ReadWrite, flags, out _), Is.EqualTo(Errno.None));
+            if (growStack)
+            {
+                Write(guest, start + Page, 0x17);
+            }
+
+            ulong target = growStack ? start - (3 * Page) + 3 : start + (2 * Page) + 3;
+            ulong checkedStart = start - (8 * Page);
+
+            guest.HostCalls.FailAfter = failAt;
+            FaultResult result = guest.Fault(target, FaultAccess.Write);
+            bool injected = guest.HostCalls.Failed;
+            guest.HostCalls.FailAfter = -1;
+            string context = $"host call {failAt} failing (injected: {injected}), result {result}";
+            TestContext.Out.WriteLine(context);
+            Assert.That(result, Is.EqualTo(injected ? FaultResult.OutOfMemory : FaultResult.Ok), context);
+            GuestExpectations.CheckTableWithinHost(guest, context, checkedStart, 16);
+            ExpectData(guest, 0, 4);
+
+            Assert.That(guest.Fault(target, FaultAccess.Write), Is.EqualTo(FaultResult.Ok), $"{context}: the next fault");
+            GuestExpectations.CheckTable(guest, true, context, checkedStart, 16);
+            GuestExpectations.CheckHostMaps(guest, true, context, checkedStart, 16);
+            Write(guest, target, 0x99);
+            Assert.That(Read(guest, target), Is.EqualTo(0x99));
+            Assert.That(Read(guest, start + Page), Is.EqualTo(growStack ? 0x17 : 0), "the old data of the VMA");
+            if (!injected)
+            {
+                Assert.That(failAt, Is.GreaterThan(0), "the fault made no host call");
+                return;
+            }
+        }
+
+        Assert.Fail("the fault still made host calls after 100 injected failures");
+    }
+
+    /// <summary>
     /// Runs <paramref name="operation"/> on a fresh space (four written pages at window page 0, plus
     /// <paramref name="setup"/>) with host call 0, 1, 2, ... failing, until a run makes fewer calls than the one
     /// asked to fail; after each run checks the table and the host maps against the engine, that an injected
@@ -201,21 +251,15 @@ public sealed class HostCallFailureTests
     {
         for (int failAt = 0; failAt < 100; failAt++)
         {
-            using GuestMemory guest = Create();
-            MapReadWrite(guest, At(0), 4);
-            for (int page = 0; page < 4; page++)
-            {
-                Write(guest, At(page) + 11, Mark(page));
-            }
-
+            using GuestMemory guest = CreateWithData();
             setup?.Invoke(guest);
             guest.HostCalls.FailAfter = failAt;
             Errno error = operation(guest);
             bool injected = guest.HostCalls.Failed;
             guest.HostCalls.FailAfter = -1;
             string context = $"host call {failAt} failing (injected: {injected}), result {error}";
-            GuestMemoryRandomTests.CheckTable(guest, true, context);
-            GuestMemoryRandomTests.CheckHostMaps(guest, true, context);
+            GuestExpectations.CheckTable(guest, true, context, Window, 64);
+            GuestExpectations.CheckHostMaps(guest, true, context, Window, 64);
             TestContext.Out.WriteLine(context);
             check(guest, error);
             if (!injected)
@@ -226,6 +270,19 @@ public sealed class HostCallFailureTests
         }
 
         Assert.Fail("the operation still made host calls after 100 injected failures");
+    }
+
+    /// <summary>A fresh space with four private pages at window page 0, page i holding <see cref="Mark"/>(i) at byte 11.</summary>
+    private static GuestMemory CreateWithData()
+    {
+        GuestMemory guest = Create();
+        MapReadWrite(guest, At(0), 4);
+        for (int page = 0; page < 4; page++)
+        {
+            Write(guest, At(page) + 11, Mark(page));
+        }
+
+        return guest;
     }
 
     /// <summary>The marks of data pages [<paramref name="first"/>, +<paramref name="count"/>) are <paramref name="shift"/> window pages further.</summary>

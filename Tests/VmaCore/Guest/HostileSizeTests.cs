@@ -1,7 +1,7 @@
 using NUnit.Framework;
 using VmaEngine.Vma;
 using VmaEngine.Vma.Guest;
-using static Tests.VmaCore.Guest.GuestMemoryContentsTests;
+using static Tests.VmaCore.Guest.GuestMemoryFixture;
 
 namespace Tests.VmaCore.Guest;
 

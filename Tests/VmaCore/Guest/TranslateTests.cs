@@ -2,7 +2,6 @@ using NUnit.Framework;
 using VmaEngine.Native;
 using VmaEngine.Vma;
 using VmaEngine.Vma.Guest;
-using static Tests.VmaCore.Guest.GuestMemoryContentsTests;
 using static Tests.VmaCore.Guest.GuestMemoryFixture;
 
 namespace Tests.VmaCore.Guest;
