@@ -88,8 +88,9 @@ public sealed partial class GuestMemory
     {
         ulong oldEnd = oldAddress + oldSize;
         ulong kept = Math.Min(oldSize, newSize);
-        _table.Fill(oldAddress, oldEnd, 0, present: false);
-        _table.Fill(newAddress, newAddress + newSize, 0, present: false);
+        HostProtection? movedWith = HostProtectionBefore(oldAddress, oldAddress + kept);
+        CloseInTable(oldAddress, oldEnd);
+        CloseInTable(newAddress, newAddress + newSize);
         try
         {
             MovePages(oldAddress, newAddress, kept);
@@ -113,7 +114,7 @@ public sealed partial class GuestMemory
             MirrorCommitted(newAddress + kept, newAddress + newSize, MirrorMode.Fresh);
         }
 
-        MirrorCommitted(newAddress, newAddress + kept, MirrorMode.Moved);
+        MirrorCommitted(newAddress, newAddress + kept, MirrorMode.Moved, movedWith);
         return Errno.None;
     }
 
