@@ -10,9 +10,10 @@ namespace VmaEngine.Vma.Guest;
 /// demand; what the map says of a page is what the host mapping allows there.
 /// </summary>
 /// <remarks>
-/// A treap keyed by the runs' first address, its nodes in one array linked by index and recycled through a free
-/// list, so a change allocates nothing once the array is large enough: a lookup costs O(log n), a change O(log n)
-/// plus the runs it removes. One writer at a time, and no reader while it writes: the table keeps
+/// A treap (Seidel and Aragon, "Randomized search trees", Algorithmica 16, 1996: split and merge by key, heap
+/// order of random priorities) keyed by the runs' first address, its nodes in one array linked by index and recycled
+/// through a free list, so a change allocates nothing once the array is large enough: a lookup costs O(log n), a
+/// change O(log n) plus the runs it removes. One writer at a time, and no reader while it writes: the table keeps
 /// <see cref="TranslationTable.Install"/> out while it changes the map.
 /// </remarks>
 internal sealed class PageRunMap
