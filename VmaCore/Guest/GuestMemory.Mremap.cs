@@ -105,8 +105,8 @@ public sealed partial class GuestMemory
             return Errno.ENOMEM;
         }
 
-        // The source first: until it is mapped again (MREMAP_DONTUNMAP) or reserved, the host has a hole there that
-        // the destination's walk must not reprotect. A grown tail is mapped before the moved pages are reprotected,
+        // The source first: the host move left it mapped without pages (or, on a host without MREMAP_DONTUNMAP, a
+        // hole that the destination's walk must not reprotect) until it is mapped again or reserved. A grown tail is mapped before the moved pages are reprotected,
         // so no walk reprotects a hole.
         MirrorCommitted(oldAddress, oldEnd, MirrorMode.Fresh);
         if (newSize > kept)
