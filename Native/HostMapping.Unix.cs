@@ -42,6 +42,9 @@ public static partial class HostMapping
         /// <summary>Linux's <c>MREMAP_FIXED</c>.</summary>
         private const int MremapFixed = 2;
 
+        /// <summary>Linux's <c>MREMAP_DONTUNMAP</c> (5.7; any mapping but special ones since 5.13).</summary>
+        private const int MremapDontUnmap = 4;
+
         /// <summary>Linux's <c>MFD_CLOEXEC</c>.</summary>
         private const uint MfdCloexec = 1;
 
@@ -77,7 +80,15 @@ public static partial class HostMapping
 
         public static bool TryMove(nint oldAddress, nuint oldSize, nuint newSize, nint newAddress)
         {
-            if (mremap(oldAddress, oldSize, newSize, MremapMayMove | MremapFixed, newAddress) != s_mapFailed)
+            int flags = MremapMayMove | MremapFixed;
+            if (oldSize == newSize && mremap(oldAddress, oldSize, newSize, flags | MremapDontUnmap, newAddress) != s_mapFailed)
+            {
+                return true;
+            }
+
+            // Sizes that differ, a host without MREMAP_DONTUNMAP for this mapping, or a range it cannot move at all
+            // (which fails again here with the errno that says so).
+            if (mremap(oldAddress, oldSize, newSize, flags, newAddress) != s_mapFailed)
             {
                 return true;
             }

@@ -64,8 +64,10 @@ public static partial class HostMapping
     /// Moves the pages of [<paramref name="oldAddress"/>, +<paramref name="oldSize"/>) to
     /// <paramref name="newAddress"/> without copying them, growing or shrinking the range to
     /// <paramref name="newSize"/> (<c>mremap(MREMAP_MAYMOVE | MREMAP_FIXED)</c>): whatever was at the destination is
-    /// replaced, the old range is left unmapped (no longer reserved), and a grown tail is demand-zero memory with the
-    /// moved mapping's protection.
+    /// replaced, and a grown tail is demand-zero memory with the moved mapping's protection. When the sizes are equal
+    /// the old range stays mapped, with its protection and without pages (<c>MREMAP_DONTUNMAP</c>, where the host
+    /// supports it for the mapping): it is never a hole in which another thread's mmap could land before the caller
+    /// maps it again with <c>MAP_FIXED</c>. Otherwise the old range is left unmapped (no longer reserved).
     /// </summary>
     /// <returns>
     /// False, with nothing changed, when the host refuses because the old range is not inside one host mapping

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
-using VmaEngine.Native;
 using VmaEngine.Vma;
 using VmaEngine.Vma.Guest;
 
@@ -13,9 +12,8 @@ namespace Bench.VmaCore;
 /// pages, beside a <see cref="Dictionary{TKey, TValue}"/> of page to host address (the baseline) and beside the
 /// engine's <see cref="AddressSpace.LockVmaUnderRcu"/> + <see cref="AddressSpace.VmaEndRead"/> on the same addresses.
 /// The pages are 64-page VMAs of alternating protection, every one written once (so each has its anon_vma), every
-/// page translated once in the setup (the table caches pages on their first translation).
-/// MmapMunmap: a backed 16-page mmap and munmap beside the two host calls it makes (fixed anonymous mmap, then the
-/// PROT_NONE mmap that returns the range to the reservation), issued directly.
+/// page translated once in the setup (the table caches pages on their first translation). The speed of the backed
+/// system calls is measured by <see cref="GuestSyscallBenchmarks"/>.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
@@ -27,19 +25,11 @@ public unsafe class GuestMemoryBenchmarks
     /// <summary>Pages per VMA of the translated layout: 16,384 VMAs at 1M pages, each one host mapping too, well under the host's own vm.max_map_count (65,530).</summary>
     private const int PagesPerVma = 64;
 
-    /// <summary>The pages the mmap+munmap cases map.</summary>
-    private const int ScratchPages = 16;
     private const int Queries = 1 << 16;
-
-    /// <summary>Guest pages between the mapped area and the pages the mmap+munmap cases use.</summary>
-    private const ulong ScratchGap = 1024;
 
     private GuestMemory _guest = null!;
     private Dictionary<ulong, nint> _pages = null!;
     private ulong[] _queries = null!;
-    private ulong _scratch;
-    private nint _hostScratch;
-    private nuint _hostScratchSize;
 
     /// <summary>The mapped guest pages: 64k (256 MiB) and 1M (4 GiB).</summary>
     [Params(65_536, 1_048_576)]
@@ -49,8 +39,7 @@ public unsafe class GuestMemoryBenchmarks
     public void Setup()
     {
         ulong mappedEnd = Low + ((ulong)Pages * Page);
-        _scratch = mappedEnd + (ScratchGap * Page);
-        ulong high = _scratch + (ScratchGap * Page) + (64UL << 20);
+        ulong high = mappedEnd + (64UL << 20);
         var options = new AddressSpaceOptions { MmapMinAddr = Low, TaskSize = high, MmapBase = high, StartBrk = Low, MaxMapCount = 1 << 20 };
         _guest = new GuestMemory(Low, high, options);
         _pages = new Dictionary<ulong, nint>(Pages);
@@ -79,17 +68,10 @@ public unsafe class GuestMemoryBenchmarks
         {
             _queries[i] = Low + ((ulong)random.Next(Pages) * Page) + (ulong)random.Next((int)Page);
         }
-
-        _hostScratchSize = (nuint)(ScratchPages * Page);
-        _hostScratch = HostMapping.Reserve(_hostScratchSize);
     }
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _guest.Dispose();
-        HostMapping.Release(_hostScratch, _hostScratchSize);
-    }
+    public void Cleanup() => _guest.Dispose();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Queries)]
     [BenchmarkCategory("Translate")]
@@ -132,22 +114,6 @@ public unsafe class GuestMemoryBenchmarks
         }
 
         return sum;
-    }
-
-    [Benchmark(Baseline = true)]
-    [BenchmarkCategory("MmapMunmap")]
-    public void HostCallsDirectly()
-    {
-        HostMapping.MapAnonymous(_hostScratch, _hostScratchSize, HostProtection.Read | HostProtection.Write);
-        HostMapping.ReturnToReservation(_hostScratch, _hostScratchSize);
-    }
-
-    [Benchmark]
-    [BenchmarkCategory("MmapMunmap")]
-    public void BackedMmapMunmap()
-    {
-        Check(_guest.Mmap(_scratch, ScratchPages * Page, Prot.Read | Prot.Write, MapFlags.Private | MapFlags.Anonymous | MapFlags.Fixed, out _));
-        Check(_guest.Munmap(_scratch, ScratchPages * Page));
     }
 
     private static void Check(Errno error)

@@ -33,6 +33,31 @@ public sealed unsafe class HostMappingTests
         }
     }
 
+    /// <summary>A move of equal sizes leaves the old range mapped without pages, never a hole another thread's mmap could take.</summary>
+    [Test]
+    public void TryMove_EqualSizes_DataMoves_OldRangeStaysMappedAndEmpty()
+    {
+        nint reservation = HostMapping.Reserve(4 * s_page);
+        try
+        {
+            HostMapping.MapAnonymous(reservation, 2 * s_page, HostProtection.Read | HostProtection.Write);
+            byte* old = (byte*)reservation;
+            old[s_page + 5] = 0x5A;
+            nint target = reservation + (nint)(2 * s_page);
+
+            Assert.That(HostMapping.TryMove(reservation, 2 * s_page, 2 * s_page, target), Is.True);
+            var resident = new byte[2];
+            HostMapping.GetResidentPages(reservation, 2 * s_page, resident);
+            Assert.That(resident, Is.All.Zero, "no page is left behind (mincore fails on a hole)");
+            Assert.That(((byte*)target)[s_page + 5], Is.EqualTo(0x5A), "the page moved");
+            Assert.That(old[s_page + 5], Is.Zero, "the old range reads as fresh memory");
+        }
+        finally
+        {
+            HostMapping.Release(reservation, 4 * s_page);
+        }
+    }
+
     [Test]
     public void PrivateMappingOfAnObject_CopiesOnWrite()
     {

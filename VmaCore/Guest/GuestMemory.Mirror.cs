@@ -16,28 +16,48 @@ public sealed unsafe partial class GuestMemory
     /// Makes the host and the table follow the VMAs over [<paramref name="start"/>, <paramref name="end"/>), which
     /// the last operation changed as <paramref name="mode"/> says, and over the VMAs that touch it. Under <see cref="_gate"/>.
     /// </summary>
-    private void Mirror(ulong start, ulong end, MirrorMode mode)
+    /// <param name="start">The first address the operation changed.</param>
+    /// <param name="end">The end of the range it changed.</param>
+    /// <param name="mode">What the host holds in that range now.</param>
+    /// <param name="movedWith">
+    /// For <see cref="MirrorMode.Moved"/>: the host protection the moved pages brought along, when it is known (the
+    /// source was one run and no host call has failed yet); a run that needs exactly that is not reprotected.
+    /// </param>
+    private void Mirror(ulong start, ulong end, MirrorMode mode, HostProtection? movedWith = null)
     {
         start = Math.Clamp(start, Low, High);
         end = Math.Clamp(end, start, High);
         CollectRuns(start, end);
-        foreach (MirrorRun run in _runs)
+        try
         {
-            if (run.Changed && mode != MirrorMode.Known)
+            foreach (MirrorRun run in _runs)
             {
-                ReplaceRun(run, mode);
+                if (run.Changed && mode != MirrorMode.Known)
+                {
+                    ReplaceRun(run, mode, _hostMatchesTable ? movedWith : null);
+                }
+                else if (!_table.AllFlagsEqual(run.Start, run.End, run.EntryFlags))
+                {
+                    UpdateRun(run);
+                }
             }
-            else if (!_table.AllFlagsEqual(run.Start, run.End, run.EntryFlags))
-            {
-                UpdateRun(run);
-            }
+        }
+        catch (OsPagesException)
+        {
+            // A host call failed partway (an mprotect may change part of its range): from now on the host's
+            // protections are no longer inferred from the table.
+            _hostMatchesTable = false;
+            throw;
         }
     }
 
-    /// <summary>A changed run whose host contents are gone or moved: closed in the table, remapped or reprotected, reopened.</summary>
-    private void ReplaceRun(MirrorRun run, MirrorMode mode)
+    /// <summary>
+    /// A changed run whose host contents are gone or moved: closed in the table, remapped or reprotected (unless the
+    /// moved pages came with the protection <paramref name="movedWith"/> it needs), reopened.
+    /// </summary>
+    private void ReplaceRun(MirrorRun run, MirrorMode mode, HostProtection? movedWith)
     {
-        _table.Fill(run.Start, run.End, 0, present: false);
+        CloseInTable(run.Start, run.End);
         nint host = HostAddressOf(run.Start);
         nuint size = (nuint)(run.End - run.Start);
         if (!run.Present)
@@ -50,12 +70,32 @@ public sealed unsafe partial class GuestMemory
         {
             MapBacking(run, host, size);
         }
-        else
+        else if (run.Host != movedWith)
         {
             _host.Protect(host, size, run.Host);
         }
 
         _table.Fill(run.Start, run.End, run.EntryFlags & ~TranslationEntry.Present, present: true);
+    }
+
+    /// <summary>Makes [<paramref name="start"/>, <paramref name="end"/>) a hole in the table, unless it is one already (a hole caches no entry).</summary>
+    private void CloseInTable(ulong start, ulong end)
+    {
+        if (!_table.AllFlagsEqual(start, end, 0))
+        {
+            _table.Fill(start, end, 0, present: false);
+        }
+    }
+
+    /// <summary>
+    /// The host protection of the pages of [<paramref name="start"/>, <paramref name="end"/>) as the table says,
+    /// when the table holds one run there that allows some access and no host call has failed; else null.
+    /// </summary>
+    private HostProtection? HostProtectionBefore(ulong start, ulong end)
+    {
+        ulong flags = _table.FlagsAt(start);
+        bool known = _hostMatchesTable && (flags & TranslationEntry.AccessMask) != 0 && _table.AllFlagsEqual(start, end, flags);
+        return known ? HostProtectionOf(AccessOf(flags)) : null;
     }
 
     /// <summary>

@@ -88,8 +88,9 @@ public sealed partial class GuestMemory
     {
         ulong oldEnd = oldAddress + oldSize;
         ulong kept = Math.Min(oldSize, newSize);
-        _table.Fill(oldAddress, oldEnd, 0, present: false);
-        _table.Fill(newAddress, newAddress + newSize, 0, present: false);
+        HostProtection? movedWith = HostProtectionBefore(oldAddress, oldAddress + kept);
+        CloseInTable(oldAddress, oldEnd);
+        CloseInTable(newAddress, newAddress + newSize);
         try
         {
             MovePages(oldAddress, newAddress, kept);
@@ -104,8 +105,8 @@ public sealed partial class GuestMemory
             return Errno.ENOMEM;
         }
 
-        // The source first: until it is mapped again (MREMAP_DONTUNMAP) or reserved, the host has a hole there that
-        // the destination's walk must not reprotect. A grown tail is mapped before the moved pages are reprotected,
+        // The source first: the host move left it mapped without pages (or, on a host without MREMAP_DONTUNMAP, a
+        // hole that the destination's walk must not reprotect) until it is mapped again or reserved. A grown tail is mapped before the moved pages are reprotected,
         // so no walk reprotects a hole.
         MirrorCommitted(oldAddress, oldEnd, MirrorMode.Fresh);
         if (newSize > kept)
@@ -113,7 +114,7 @@ public sealed partial class GuestMemory
             MirrorCommitted(newAddress + kept, newAddress + newSize, MirrorMode.Fresh);
         }
 
-        MirrorCommitted(newAddress, newAddress + kept, MirrorMode.Moved);
+        MirrorCommitted(newAddress, newAddress + kept, MirrorMode.Moved, movedWith);
         return Errno.None;
     }
 

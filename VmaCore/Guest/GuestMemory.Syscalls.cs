@@ -228,15 +228,15 @@ public sealed partial class GuestMemory
     /// Mirrors a change the engine keeps whatever the host does: when a host call fails, the mirror (each of whose
     /// steps may be repeated) runs once more; a second failure propagates.
     /// </summary>
-    private void MirrorCommitted(ulong start, ulong end, MirrorMode mode)
+    private void MirrorCommitted(ulong start, ulong end, MirrorMode mode, HostProtection? movedWith = null)
     {
         try
         {
-            Mirror(start, end, mode);
+            Mirror(start, end, mode, movedWith);
         }
         catch (OsPagesException)
         {
-            Mirror(start, end, mode);
+            Mirror(start, end, mode, movedWith);
         }
     }
 

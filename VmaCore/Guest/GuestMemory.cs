@@ -48,6 +48,12 @@ public sealed partial class GuestMemory : IMemorySyscalls
     /// <summary>Every host memory call this object makes goes through here (a fork child's are its parent's until it is built).</summary>
     private HostCalls _host;
 
+    /// <summary>
+    /// Whether every host mapping has the protection the table's runs give it (through <see cref="HostProtectionOf"/>),
+    /// true until a host call fails while a range is mirrored.
+    /// </summary>
+    private bool _hostMatchesTable = true;
+
     private bool _disposed;
 
     /// <summary>

@@ -167,7 +167,7 @@ internal sealed unsafe class TranslationTable : IDisposable
         ((ulong)Volatile.Read(ref _leafCount) * LeafBytes)
         + ((ulong)(Volatile.Read(ref _touchedDirectoryPages) + Volatile.Read(ref _touchedGroups)) * TablePageBytes)
         + ((ulong)_groupCounts.Length * (ulong)sizeof(DirectoryPageCounts))
-        + ((ulong)_runs.Count * PageRunMap.BytesPerRun);
+        + _runs.MemoryBytes;
 
     /// <summary>
     /// The host address of <paramref name="guestAddress"/> when its cached entry allows <paramref name="access"/>
@@ -255,6 +255,9 @@ internal sealed unsafe class TranslationTable : IDisposable
         RewriteEntries(start, end, ~TranslationEntry.AccessMask | flags, 0);
         EndChange();
     }
+
+    /// <summary>The flags the run map gives the page at <paramref name="guestAddress"/> (zero: unmapped). Writer only.</summary>
+    public ulong FlagsAt(ulong guestAddress) => _runs.FlagsAt(guestAddress);
 
     /// <summary>Whether every page of [<paramref name="start"/>, <paramref name="end"/>) has exactly <paramref name="entryFlags"/> (zero: unmapped). Writer only.</summary>
     public bool AllFlagsEqual(ulong start, ulong end, ulong entryFlags) => _runs.AllEqual(start, end, entryFlags);
