@@ -131,8 +131,9 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// <c>__mmap_complete</c>: frees the VMAs the mapping replaced, counts the <paramref name="pages"/> mapped
-    /// (<c>vm_stat_account</c>, and <c>locked_vm</c> when locked), drops VM_LOCKED from special mappings instead of
-    /// counting them, and marks the new or expanded VMA soft-dirty.
+    /// (<c>vm_stat_account</c>, and <c>locked_vm</c> when locked), drops VM_LOCKED from mappings that cannot be
+    /// locked instead of counting them (<see cref="SupportsMlockAtMap"/>), and marks the new or expanded VMA
+    /// soft-dirty.
     /// </summary>
     private void MmapComplete(ref VmaMunmapState vms, VmArea* vma, ulong pages)
     {
@@ -140,7 +141,7 @@ public sealed unsafe partial class AddressSpace
         _mm->Stat.Account(vma->VmFlags, (long)pages);
         if ((vma->VmFlags & VmFlags.Locked) != 0)
         {
-            if ((vma->VmFlags & VmFlags.Special) != 0)
+            if (!SupportsMlockAtMap(vma->VmFlags))
             {
                 vma->VmFlags &= ~(VmFlags.Locked | VmFlags.LockOnFault);
             }
@@ -156,5 +157,16 @@ public sealed unsafe partial class AddressSpace
         }
 
         vma->VmPageProt = PageProt(vma->VmFlags);
+    }
+
+    /// <summary>
+    /// Whether a new mapping keeps the VM_LOCKED it got from MAP_LOCKED or <c>mlockall(MCL_FUTURE)</c>: not when it
+    /// is VM_SPECIAL or hugetlb (v6.15 <c>__mmap_complete</c>), nor when it is VM_DROPPABLE with
+    /// <see cref="AddressSpaceOptions.DroppableNeverLocked"/> (6.18.y's <c>vma_supports_mlock</c>).
+    /// </summary>
+    private bool SupportsMlockAtMap(VmFlags flags)
+    {
+        VmFlags unlockable = VmFlags.Special | VmFlags.HugeTlb | (Options.DroppableNeverLocked ? VmFlags.Droppable : VmFlags.None);
+        return (flags & unlockable) == 0;
     }
 }

@@ -8,7 +8,6 @@ namespace VmaEngine.Vma;
 /// mremap (Linux v6.15 <c>mm/mremap.c</c>: <c>SYSCALL_DEFINE5(mremap)</c>, <c>mremap_to</c>,
 /// <c>vma_to_resize</c>, <c>vma_expandable</c>, <c>move_vma</c>; with
 /// <see cref="AddressSpaceOptions.MremapMultipleVmas"/>, the 6.17 order of checks and <c>remap_move</c>).
-/// MREMAP_DONTUNMAP is not modelled (EINVAL).
 /// </summary>
 /// <remarks>
 /// Partial effects are the kernel's: with MREMAP_FIXED the destination is unmapped first, so in v6.15 a source
@@ -585,14 +584,16 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// The MREMAP_DONTUNMAP end of <c>move_vma</c>: the source VMA stays mapped (and charged) but loses its lock
-    /// bits, all of it even when only part of it moved; when all of it moved to another VMA its anon_vma links go
-    /// (<c>unlink_anon_vmas</c>), since its pages went with the page tables.
+    /// The MREMAP_DONTUNMAP end of <c>move_vma</c> (<c>dontunmap_complete</c>): the source VMA stays mapped but loses
+    /// its lock bits, and in v6.15 its VM_ACCOUNT too (kept with <see cref="AddressSpaceOptions.DontUnmapKeepsAccount"/>),
+    /// all of it even when only part of it moved; when all of it moved to another VMA its anon_vma links go
+    /// (<c>unlink_anon_vmas</c>), since its pages went with the page tables. The mm counters are not touched: the
+    /// source's pages stay in <c>total_vm</c> and, if it was locked, in <c>locked_vm</c>.
     /// </summary>
-    private static void DontUnmapComplete(VmArea* vma, VmArea* newVma, ulong oldAddress, ulong oldLength)
+    private void DontUnmapComplete(VmArea* vma, VmArea* newVma, ulong oldAddress, ulong oldLength)
     {
         VmaLock.StartWrite(vma);
-        vma->VmFlags &= ~VmFlagBits.LockedMask;
+        vma->VmFlags &= Options.DontUnmapKeepsAccount ? ~VmFlagBits.LockedMask : ~(VmFlagBits.LockedMask | VmFlags.Account);
         if (newVma != vma && vma->VmStart == oldAddress && vma->VmEnd == oldAddress + oldLength)
         {
             Rmap.UnlinkAnonVmas(vma);
