@@ -59,7 +59,12 @@ public sealed unsafe partial class AddressSpace
             newVma->VmPgoff += (addr - vma->VmStart) >> MmConstants.PageShift;
         }
 
-        MemPolicy.Get(newVma->VmPolicy);
+        if (MemPolicy.Dup(vma->VmPolicy, Faults, out newVma->VmPolicy) != Errno.None)
+        {
+            VmAreaCache.Free(newVma);
+            return Errno.ENOMEM;
+        }
+
         if (Rmap.AnonVmaClone(newVma, vma, Faults) != Errno.None)
         {
             MemPolicy.Put(newVma->VmPolicy);
