@@ -58,7 +58,7 @@ public sealed unsafe partial class AddressSpace
             next = vmi.NextRewind(out prev);
         }
 
-        if (IsAccountableMapping(vmFlags))
+        if (IsAccountableMapping(file, vmFlags))
         {
             vms.NrAccounted = 0;
             vmFlags |= VmFlags.Account;
@@ -89,17 +89,31 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// <c>accountable_mapping</c>: private writable mappings without VM_NORESERVE are charged to the commit limit
-    /// (hugetlb files, which account themselves, are not modelled).
+    /// <c>accountable_mapping</c>: private writable mappings without VM_NORESERVE are charged to the commit limit,
+    /// except hugetlbfs files, which account their huge pages themselves.
     /// </summary>
-    private static bool IsAccountableMapping(VmFlags flags) => (flags & (VmFlags.NoReserve | VmFlags.Shared | VmFlags.Write)) == VmFlags.Write;
+    private static bool IsAccountableMapping(VmFile* file, VmFlags flags) =>
+        VmFile.HugePageSizeOf(file) == 0 && (flags & (VmFlags.NoReserve | VmFlags.Shared | VmFlags.Write)) == VmFlags.Write;
 
     /// <summary>
     /// <c>__mmap_new_vma</c>: allocates, preallocates and links a new VMA for the range: a file mapping gets a file
-    /// reference and the file's operations, anonymous memory no operations. ENOMEM changes nothing.
+    /// reference and the file's operations, anonymous memory no operations. A hugetlbfs file's mmap
+    /// (<c>hugetlbfs_file_mmap</c>) adds VM_HUGETLB and VM_DONTEXPAND and reserves the huge pages unless
+    /// VM_NORESERVE: with this model's empty pools that reservation fails (ENOMEM). ENOMEM changes nothing.
     /// </summary>
     private Errno MmapNewVma(ref VmaIterator vmi, VmFile* file, ulong addr, ulong end, VmFlags flags, ulong pgoff, out VmArea* vma)
     {
+        vma = null;
+        if (VmFile.HugePageSizeOf(file) != 0)
+        {
+            if ((flags & VmFlags.NoReserve) == 0)
+            {
+                return Errno.ENOMEM;
+            }
+
+            flags |= VmFlags.HugeTlb | VmFlags.DontExpand;
+        }
+
         vma = VmAreaCache.Alloc(Mm, Faults);
         if (vma == null)
         {

@@ -147,6 +147,25 @@ public sealed unsafe partial class AddressSpace
         return Mm->MapCount + 2 >= Options.MaxMapCount - 3 ? Errno.ENOMEM : Errno.None;
     }
 
+    /// <summary>
+    /// <c>align_hugetlb</c>: for a hugetlb VMA both lengths are rounded up to its huge page size, the address and the
+    /// new address (even when it is only a hint) must be huge-page aligned, and the mapping may not grow (its
+    /// reservation cannot be split); false (EINVAL) otherwise. Other VMAs pass unchanged.
+    /// </summary>
+    private static bool AlignHugeTlb(ref RemapRequest request, VmArea* vma)
+    {
+        ulong hugePageSize = VmFile.HugePageSizeOf(vma->VmFile);
+        if (hugePageSize == 0)
+        {
+            return true;
+        }
+
+        ulong mask = hugePageSize - 1;
+        request.OldLength = (request.OldLength + mask) & ~mask;
+        request.NewLength = (request.NewLength + mask) & ~mask;
+        return (request.Address & mask) == 0 && (request.NewAddress & mask) == 0 && request.NewLength <= request.OldLength;
+    }
+
     /// <summary>Whether the source and destination ranges overlap.</summary>
     private static bool Overlaps(ref RemapRequest request) =>
         request.Address + request.OldLength > request.NewAddress && request.NewAddress + request.NewLength > request.Address;
@@ -164,6 +183,11 @@ public sealed unsafe partial class AddressSpace
         if (!CanModifyVma(source))
         {
             return Errno.EPERM;
+        }
+
+        if (!AlignHugeTlb(ref request, source))
+        {
+            return Errno.EINVAL;
         }
 
         if (ImpliesNewAddress(ref request))
@@ -202,6 +226,11 @@ public sealed unsafe partial class AddressSpace
         if (!CanModifyVma(vma))
         {
             return Errno.EPERM;
+        }
+
+        if (!AlignHugeTlb(ref request, vma))
+        {
+            return Errno.EINVAL;
         }
 
         if (fixedMove || request.NewLength > request.OldLength)
@@ -267,7 +296,7 @@ public sealed unsafe partial class AddressSpace
                 NewAddress = target + offset,
                 Flags = request.Flags,
             };
-            Errno error = RemapIsValid(ref part, vma);
+            Errno error = AlignHugeTlb(ref part, vma) ? RemapIsValid(ref part, vma) : Errno.EINVAL;
             if (error == Errno.None)
             {
                 error = MremapToV617(ref part, out ulong moved);
@@ -489,7 +518,7 @@ public sealed unsafe partial class AddressSpace
             return false;
         }
 
-        return GetUnmappedArea(false, vma->VmStart, end - vma->VmStart, MapFlags.Fixed, out _) == Errno.None;
+        return GetUnmappedArea(false, 0, vma->VmStart, end - vma->VmStart, MapFlags.Fixed, out _) == Errno.None;
     }
 
     /// <summary>
@@ -504,7 +533,7 @@ public sealed unsafe partial class AddressSpace
         }
 
         bool anonymousPrivate = vma->VmFile == null && (flags & MapFlags.Shared) == 0;
-        Errno error = GetUnmappedArea(anonymousPrivate, hint, request.NewLength, flags, out ulong address);
+        Errno error = GetUnmappedArea(anonymousPrivate, VmFile.HugePageSizeOf(vma->VmFile), hint, request.NewLength, flags, out ulong address);
         if (error == Errno.None)
         {
             request.NewAddress = address;
