@@ -205,7 +205,18 @@ public sealed unsafe partial class AddressSpace
     /// intrude on the guard gap below a growsdown VMA above it. With an <paramref name="alignMask"/> the search asks
     /// for that much more room and returns the highest aligned start in it.
     /// </summary>
-    private bool UnmappedAreaTopDown(ulong low, ulong high, ulong length, ulong alignMask, out ulong result)
+    private bool UnmappedAreaTopDown(ulong low, ulong high, ulong length, ulong alignMask, out ulong result) =>
+        UnmappedAreaSearch(low, high, length, alignMask, topDown: true, out result);
+
+    /// <summary><c>unmapped_area</c>: the lowest such gap in [low, high), its start rounded up to the alignment.</summary>
+    private bool UnmappedAreaBottomUp(ulong low, ulong high, ulong length, ulong alignMask, out ulong result) =>
+        UnmappedAreaSearch(low, high, length, alignMask, topDown: false, out result);
+
+    /// <summary>
+    /// The search both directions share: find a gap of the padded length, move past a growsdown VMA whose guard gap
+    /// it would intrude on (below its gap top-down, above the VMA bottom-up), and align the start inside the gap.
+    /// </summary>
+    private bool UnmappedAreaSearch(ulong low, ulong high, ulong length, ulong alignMask, bool topDown, out ulong result)
     {
         result = 0;
         ulong size = length + alignMask;
@@ -214,46 +225,36 @@ public sealed unsafe partial class AddressSpace
             return false;
         }
 
-        while (high > low && Tree.FindEmptyAreaRev(low, high, size, out ulong gap))
+        ulong gap = 0;
+        while (high > low && (topDown ? Tree.FindEmptyAreaRev(low, high, size, out gap) : Tree.FindEmptyArea(low, high, size, out gap)))
         {
-            ulong gapEnd = gap + size;
-            VmArea* next = Tree.FindAtOrAfter(gapEnd, ulong.MaxValue, out _, out _);
-            if (next != null && (next->VmFlags & VmFlags.GrowsDown) != 0 && VmStartGap(next) < gapEnd)
+            VmArea* stack = StackGapIntruding(gap + size);
+            if (stack == null)
             {
-                high = VmStartGap(next);
-                continue;
+                result = topDown ? (gap + size - length) & ~alignMask : gap + ((0 - gap) & alignMask);
+                return true;
             }
 
-            result = (gapEnd - length) & ~alignMask;
-            return true;
+            if (topDown)
+            {
+                high = VmStartGap(stack);
+            }
+            else
+            {
+                low = stack->VmEnd;
+            }
         }
 
         return false;
     }
 
-    /// <summary><c>unmapped_area</c>: the lowest such gap in [low, high), its start rounded up to the alignment.</summary>
-    private bool UnmappedAreaBottomUp(ulong low, ulong high, ulong length, ulong alignMask, out ulong result)
+    /// <summary>
+    /// The growsdown VMA at or after <paramref name="gapEnd"/> whose stack guard gap starts below it (so a range
+    /// ending there would intrude on the gap), or null.
+    /// </summary>
+    private VmArea* StackGapIntruding(ulong gapEnd)
     {
-        result = 0;
-        ulong size = length + alignMask;
-        if (size < length)
-        {
-            return false;
-        }
-
-        while (high > low && Tree.FindEmptyArea(low, high, size, out ulong gap))
-        {
-            VmArea* next = Tree.FindAtOrAfter(gap + size, ulong.MaxValue, out _, out _);
-            if (next != null && (next->VmFlags & VmFlags.GrowsDown) != 0 && VmStartGap(next) < gap + size)
-            {
-                low = next->VmEnd;
-                continue;
-            }
-
-            result = gap + ((0 - gap) & alignMask);
-            return true;
-        }
-
-        return false;
+        VmArea* next = Tree.FindAtOrAfter(gapEnd, ulong.MaxValue, out _, out _);
+        return next != null && (next->VmFlags & VmFlags.GrowsDown) != 0 && VmStartGap(next) < gapEnd ? next : null;
     }
 }
