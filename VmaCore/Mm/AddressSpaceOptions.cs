@@ -111,8 +111,8 @@ public sealed class AddressSpaceOptions
     public bool DontUnmapKeepsAccount { get; init; }
 
     /// <summary>
-    /// Linux 6.18.y's "mm: prevent droppable mappings from being locked" (<c>vma_supports_mlock</c>, a stable fix of
-    /// the MAP_DROPPABLE commit 9651fcedf7b9): a MAP_DROPPABLE mapping made under <c>mlockall(MCL_FUTURE)</c> drops
+    /// Linux 6.18.y's "mm: prevent droppable mappings from being locked" (commit d239462787b0,
+    /// <c>vma_supports_mlock</c>, a stable fix of the MAP_DROPPABLE commit 9651fcedf7b9): a MAP_DROPPABLE mapping made under <c>mlockall(MCL_FUTURE)</c> drops
     /// the VM_LOCKED and VM_LOCKONFAULT it got from <c>def_flags</c> and is not counted in <c>locked_vm</c>, as
     /// <c>mlock</c> and <c>mlockall(MCL_CURRENT)</c> already left droppable VMAs alone. False (v6.15, the default):
     /// <c>__mmap_complete</c> drops them only from VM_SPECIAL and hugetlb mappings, so the droppable VMA stays
