@@ -42,6 +42,9 @@ internal sealed class EngineSide : IDisposable
             ZeroPage = zeroPage,
             MemoryFailure = profile.MemoryFailure,
             MaybeGuardFlag = profile.MaybeGuardFlag,
+            DontUnmapKeepsAccount = profile.DontUnmapKeepsAccount,
+            DroppableNeverLocked = profile.DroppableNeverLocked,
+            GiganticHugePages = profile.GiganticHugePages,
             StartBrk = startBrk,
             MmapMinAddr = mmapMinAddr,
         };

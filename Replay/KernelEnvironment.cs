@@ -48,6 +48,18 @@ public sealed record KernelEnvironment(
     /// <summary>The first kernel that marks VMAs holding guard regions (<see cref="AddressSpaceOptions.MaybeGuardFlag"/>).</summary>
     public static readonly Version MaybeGuardFlagVersion = new(6, 18);
 
+    /// <summary>
+    /// The first kernel whose MREMAP_DONTUNMAP leaves the old range accounted
+    /// (<see cref="AddressSpaceOptions.DontUnmapKeepsAccount"/>).
+    /// </summary>
+    public static readonly Version DontUnmapKeepsAccountVersion = new(6, 18);
+
+    /// <summary>
+    /// The first kernel series that never locks MAP_DROPPABLE mappings (<see cref="AddressSpaceOptions.DroppableNeverLocked"/>;
+    /// a 2026 stable fix, so early 6.18.y releases still lock them).
+    /// </summary>
+    public static readonly Version DroppableNeverLockedVersion = new(6, 18);
+
     private const string KernelKey = "kernel";
     private const string ZeroPageKey = "zero_page";
     private const string AnonVmaNameKey = "anon_vma_name";
@@ -124,7 +136,8 @@ public sealed record KernelEnvironment(
     /// <summary>
     /// The options that model this machine: the kernel version decides the behaviours that changed after v6.15
     /// (<see cref="AddressSpaceOptions.AllowMergeOfFaultedWithUnfaulted"/> from 6.16,
-    /// <see cref="AddressSpaceOptions.MremapMultipleVmas"/> from 6.17, <see cref="AddressSpaceOptions.MaybeGuardFlag"/>
+    /// <see cref="AddressSpaceOptions.MremapMultipleVmas"/> from 6.17, <see cref="AddressSpaceOptions.MaybeGuardFlag"/>,
+    /// <see cref="AddressSpaceOptions.DontUnmapKeepsAccount"/> and <see cref="AddressSpaceOptions.DroppableNeverLocked"/>
     /// from 6.18); <see cref="ZeroPage"/>,
     /// <see cref="AnonVmaNames"/> and <see cref="MaxMapCount"/> carry over.
     /// </summary>
@@ -134,6 +147,8 @@ public sealed record KernelEnvironment(
     /// says), and it cannot change a replay anyway, since <c>sd</c> is outside the printed flag set and VM_SOFTDIRTY
     /// never decides a merge. <see cref="AddressSpaceOptions.MemoryFailure"/> is off for the same reason: the oracle does
     /// not report <c>CONFIG_MEMORY_FAILURE</c>, and every oracle machine seen so far answers MADV_HWPOISON with EINVAL.
+    /// <see cref="AddressSpaceOptions.GiganticHugePages"/> is off: <c>oracle -E</c> does not report the CPU's
+    /// <c>pdpe1gb</c>, and every oracle machine seen so far is a VM without it (MAP_HUGE_1GB is EINVAL there).
     /// THP and overcommit modes 0 and 1 change no layout the engine models.
     /// </remarks>
     public AddressSpaceOptions ToOptions() => new()
@@ -141,6 +156,9 @@ public sealed record KernelEnvironment(
         AllowMergeOfFaultedWithUnfaulted = Version >= MergeOfFaultedWithUnfaulted,
         MremapMultipleVmas = Version >= MremapOfMultipleVmas,
         MaybeGuardFlag = Version >= MaybeGuardFlagVersion,
+        DontUnmapKeepsAccount = Version >= DontUnmapKeepsAccountVersion,
+        DroppableNeverLocked = Version >= DroppableNeverLockedVersion,
+        GiganticHugePages = false,
         MemoryFailure = false,
         ZeroPage = ZeroPage,
         AnonVmaNames = AnonVmaNames,

@@ -47,17 +47,21 @@ public class KernelEnvironmentTests
         Assert.That(env.OvercommitMemory, Is.Zero);
     }
 
-    [TestCase("6.15.0", false, false)]
-    [TestCase("6.15.11-200.fc42.x86_64", false, false)]
-    [TestCase("6.16-rc1", true, false)]
-    [TestCase("6.16.3", true, false)]
-    [TestCase("6.17.0", true, true)]
-    [TestCase("7.0.1", true, true)]
-    public void KernelVersionDecidesTheLaterBehaviours(string release, bool mergeFix, bool multiVmaMremap)
+    [TestCase("6.15.0", false, false, false)]
+    [TestCase("6.15.11-200.fc42.x86_64", false, false, false)]
+    [TestCase("6.16-rc1", true, false, false)]
+    [TestCase("6.16.3", true, false, false)]
+    [TestCase("6.17.0", true, true, false)]
+    [TestCase("6.18.44-fc-v1045", true, true, true)]
+    [TestCase("7.0.1", true, true, true)]
+    public void KernelVersionDecidesTheLaterBehaviours(string release, bool mergeFix, bool multiVmaMremap, bool since618)
     {
         AddressSpaceOptions options = Parse(OracleMachine.Replace("6.18.44-fc-v782", release, StringComparison.Ordinal)).ToOptions();
         Assert.That(options.AllowMergeOfFaultedWithUnfaulted, Is.EqualTo(mergeFix));
         Assert.That(options.MremapMultipleVmas, Is.EqualTo(multiVmaMremap));
+        Assert.That(options.DontUnmapKeepsAccount, Is.EqualTo(since618));
+        Assert.That(options.DroppableNeverLocked, Is.EqualTo(since618));
+        Assert.That(options.GiganticHugePages, Is.False);
     }
 
     [Test]

@@ -5,11 +5,11 @@ using System.Threading;
 namespace VmaEngine.Vma;
 
 /// <summary>
-/// A NUMA memory policy (<c>struct mempolicy</c>): VMAs merge only with equal policies. Null is the default policy.
-/// Policies are reference counted and shared between the VMAs split or copied from one another.
+/// A NUMA memory policy (<c>struct mempolicy</c>): VMAs merge only with equal policies (<see cref="Equal"/> compares
+/// contents). Null is the default policy. Policies are reference counted; a VMA split, copied (mremap) or forked
+/// from another gets a copy of its own, as the kernel's <c>vma_dup_policy</c> gives it (<see cref="Dup"/>, an
+/// allocation that can fail).
 /// </summary>
-/// <remarks>The kernel's <c>vma_dup_policy</c> copies the policy; here the copy shares it and takes a reference, which
-/// compares the same (<see cref="Equal"/> compares contents) and cannot fail.</remarks>
 internal unsafe struct MemPolicy
 {
     /// <summary>The policy's mode.</summary>
@@ -21,6 +21,11 @@ internal unsafe struct MemPolicy
     /// <summary>References held on the policy.</summary>
     public int RefCount;
 
+    private static long s_live;
+
+    /// <summary>How many policies are allocated and not yet freed (for leak checks).</summary>
+    internal static long Live => Interlocked.Read(ref s_live);
+
     /// <summary>A new policy with one reference, owned by the caller.</summary>
     internal static MemPolicy* Create(int mode, ulong nodes)
     {
@@ -28,7 +33,30 @@ internal unsafe struct MemPolicy
         policy->Mode = mode;
         policy->Nodes = nodes;
         policy->RefCount = 1;
+        Interlocked.Increment(ref s_live);
         return policy;
+    }
+
+    /// <summary>
+    /// <c>vma_dup_policy</c> (<c>mpol_dup</c>): <paramref name="copy"/> is a new policy equal to
+    /// <paramref name="source"/>, with one reference owned by the caller, or null for the default policy, which
+    /// needs no allocation. ENOMEM (and a null copy) when the allocation fails.
+    /// </summary>
+    internal static Errno Dup(MemPolicy* source, FaultInjection faults, out MemPolicy* copy)
+    {
+        copy = null;
+        if (source == null)
+        {
+            return Errno.None;
+        }
+
+        if (faults.ShouldFail())
+        {
+            return Errno.ENOMEM;
+        }
+
+        copy = Create(source->Mode, source->Nodes);
+        return Errno.None;
     }
 
     /// <summary><c>mpol_get</c>: takes a reference (null is the default policy and has none).</summary>
@@ -55,6 +83,7 @@ internal unsafe struct MemPolicy
         if (left == 0)
         {
             NativeMemory.Free(policy);
+            Interlocked.Decrement(ref s_live);
         }
     }
 

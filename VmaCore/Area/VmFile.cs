@@ -15,6 +15,13 @@ internal enum VmFileKind
     /// that mmap, its size is the mapping's length, and only VMAs split from that mapping share it.
     /// </summary>
     SharedAnonymous,
+
+    /// <summary>
+    /// The hugetlbfs file behind one <c>MAP_HUGETLB | MAP_ANONYMOUS</c> mapping (<c>hugetlb_file_setup</c>,
+    /// <c>/anon_hugepage</c>): created by that mmap, its size is the mapping's length rounded up to its huge page
+    /// size (<see cref="VmFile.HugePageSize"/>), and only VMAs split from that mapping share it.
+    /// </summary>
+    HugeTlb,
 }
 
 /// <summary>
@@ -46,6 +53,12 @@ internal unsafe struct VmFile
 
     /// <summary>Whether the file was opened for writing (<c>FMODE_WRITE</c>).</summary>
     public bool CanWrite;
+
+    /// <summary>The huge page size in bytes of a <see cref="VmFileKind.HugeTlb"/> file (its hstate), else 0.</summary>
+    public ulong HugePageSize;
+
+    /// <summary>The huge page size of <paramref name="file"/> if it is a hugetlbfs file, else 0 (null: anonymous memory).</summary>
+    internal static ulong HugePageSizeOf(VmFile* file) => file == null ? 0 : file->HugePageSize;
 
     /// <summary>Allocates a file holding one reference (the caller's).</summary>
     internal static VmFile* Create(int id, ulong sizePages, VmFileKind kind, bool canRead, bool canWrite)

@@ -27,7 +27,14 @@ internal static class FileNames
     /// <summary>Forgets the name of a file whose last reference was dropped.</summary>
     public static void Forget(int id) => s_names.TryRemove(id, out _);
 
-    /// <summary>The name of a file, or null for a shared anonymous object.</summary>
-    public static unsafe string? NameOf(VmFile* file) =>
-        file->Kind == VmFileKind.File && s_names.TryGetValue(file->Id, out string? name) ? name : null;
+    /// <summary>The path <c>/proc/PID/maps</c> shows for the file of a MAP_HUGETLB anonymous mapping.</summary>
+    public const string AnonHugePage = "/anon_hugepage (deleted)";
+
+    /// <summary>The name of a file (<see cref="AnonHugePage"/> for a MAP_HUGETLB one), or null for a shared anonymous object.</summary>
+    public static unsafe string? NameOf(VmFile* file) => file->Kind switch
+    {
+        VmFileKind.HugeTlb => AnonHugePage,
+        VmFileKind.File => s_names.TryGetValue(file->Id, out string? name) ? name : null,
+        _ => null,
+    };
 }

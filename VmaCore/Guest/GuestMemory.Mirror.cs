@@ -167,7 +167,10 @@ public sealed unsafe partial class GuestMemory
                 VmFile* file = vma->VmFile;
                 ulong offset = file == null ? 0 : (vma->VmPgoff << MmConstants.PageShift) + (partStart - vmaStart);
                 bool shared = (vma->VmFlags & VmFlags.MayShare) != 0;
-                var part = new MirrorRun(partStart, runEnd, flags, HostProtectionOf(AccessOf(flags)), false, file == null ? 0 : file->Id, offset, shared);
+
+                // A hugetlbfs file has no page to give in this model (every fault is SIGBUS), so no host object backs it.
+                int backingId = file == null || file->Kind == VmFileKind.HugeTlb ? 0 : file->Id;
+                var part = new MirrorRun(partStart, runEnd, flags, HostProtectionOf(AccessOf(flags)), false, backingId, offset, shared);
                 // Pages past the end of the object (a shared anonymous mapping grown by mremap, a file mapping past
                 // i_size) are SIGBUS: present without access in the table and on the host, so every access faults.
                 ulong objectEnd = file == null ? runEnd : Math.Clamp(AddressSpace.FileEndAddress(vma, file), partStart, runEnd);

@@ -89,7 +89,12 @@ public sealed unsafe partial class AddressSpace
         }
 
         SetRange(newVma, addr, addr + len, pgoff);
-        MemPolicy.Get(newVma->VmPolicy);
+        if (MemPolicy.Dup(source->VmPolicy, Faults, out newVma->VmPolicy) != Errno.None)
+        {
+            VmAreaCache.Free(newVma);
+            return null;
+        }
+
         if (Rmap.AnonVmaClone(newVma, source, Faults) != Errno.None)
         {
             MemPolicy.Put(newVma->VmPolicy);

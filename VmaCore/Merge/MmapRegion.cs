@@ -58,7 +58,7 @@ public sealed unsafe partial class AddressSpace
             next = vmi.NextRewind(out prev);
         }
 
-        if (IsAccountableMapping(vmFlags))
+        if (IsAccountableMapping(file, vmFlags))
         {
             vms.NrAccounted = 0;
             vmFlags |= VmFlags.Account;
@@ -89,17 +89,31 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// <c>accountable_mapping</c>: private writable mappings without VM_NORESERVE are charged to the commit limit
-    /// (hugetlb files, which account themselves, are not modelled).
+    /// <c>accountable_mapping</c>: private writable mappings without VM_NORESERVE are charged to the commit limit,
+    /// except hugetlbfs files, which account their huge pages themselves.
     /// </summary>
-    private static bool IsAccountableMapping(VmFlags flags) => (flags & (VmFlags.NoReserve | VmFlags.Shared | VmFlags.Write)) == VmFlags.Write;
+    private static bool IsAccountableMapping(VmFile* file, VmFlags flags) =>
+        VmFile.HugePageSizeOf(file) == 0 && (flags & (VmFlags.NoReserve | VmFlags.Shared | VmFlags.Write)) == VmFlags.Write;
 
     /// <summary>
     /// <c>__mmap_new_vma</c>: allocates, preallocates and links a new VMA for the range: a file mapping gets a file
-    /// reference and the file's operations, anonymous memory no operations. ENOMEM changes nothing.
+    /// reference and the file's operations, anonymous memory no operations. A hugetlbfs file's mmap
+    /// (<c>hugetlbfs_file_mmap</c>) adds VM_HUGETLB and VM_DONTEXPAND and reserves the huge pages unless
+    /// VM_NORESERVE: with this model's empty pools that reservation fails (ENOMEM). ENOMEM changes nothing.
     /// </summary>
     private Errno MmapNewVma(ref VmaIterator vmi, VmFile* file, ulong addr, ulong end, VmFlags flags, ulong pgoff, out VmArea* vma)
     {
+        vma = null;
+        if (VmFile.HugePageSizeOf(file) != 0)
+        {
+            if ((flags & VmFlags.NoReserve) == 0)
+            {
+                return Errno.ENOMEM;
+            }
+
+            flags |= VmFlags.HugeTlb | VmFlags.DontExpand;
+        }
+
         vma = VmAreaCache.Alloc(Mm, Faults);
         if (vma == null)
         {
@@ -131,8 +145,9 @@ public sealed unsafe partial class AddressSpace
 
     /// <summary>
     /// <c>__mmap_complete</c>: frees the VMAs the mapping replaced, counts the <paramref name="pages"/> mapped
-    /// (<c>vm_stat_account</c>, and <c>locked_vm</c> when locked), drops VM_LOCKED from special mappings instead of
-    /// counting them, and marks the new or expanded VMA soft-dirty.
+    /// (<c>vm_stat_account</c>, and <c>locked_vm</c> when locked), drops VM_LOCKED from mappings that cannot be
+    /// locked instead of counting them (<see cref="SupportsMlockAtMap"/>), and marks the new or expanded VMA
+    /// soft-dirty.
     /// </summary>
     private void MmapComplete(ref VmaMunmapState vms, VmArea* vma, ulong pages)
     {
@@ -140,7 +155,7 @@ public sealed unsafe partial class AddressSpace
         _mm->Stat.Account(vma->VmFlags, (long)pages);
         if ((vma->VmFlags & VmFlags.Locked) != 0)
         {
-            if ((vma->VmFlags & VmFlags.Special) != 0)
+            if (!SupportsMlockAtMap(vma->VmFlags))
             {
                 vma->VmFlags &= ~(VmFlags.Locked | VmFlags.LockOnFault);
             }
@@ -156,5 +171,16 @@ public sealed unsafe partial class AddressSpace
         }
 
         vma->VmPageProt = PageProt(vma->VmFlags);
+    }
+
+    /// <summary>
+    /// Whether a new mapping keeps the VM_LOCKED it got from MAP_LOCKED or <c>mlockall(MCL_FUTURE)</c>: not when it
+    /// is VM_SPECIAL or hugetlb (v6.15 <c>__mmap_complete</c>), nor when it is VM_DROPPABLE with
+    /// <see cref="AddressSpaceOptions.DroppableNeverLocked"/> (6.18.y's <c>vma_supports_mlock</c>).
+    /// </summary>
+    private bool SupportsMlockAtMap(VmFlags flags)
+    {
+        VmFlags unlockable = VmFlags.Special | VmFlags.HugeTlb | (Options.DroppableNeverLocked ? VmFlags.Droppable : VmFlags.None);
+        return (flags & unlockable) == 0;
     }
 }

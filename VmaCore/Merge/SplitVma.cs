@@ -27,7 +27,8 @@ public sealed unsafe partial class AddressSpace
     /// part below <paramref name="addr"/> when <paramref name="newBelow"/>, else the part above, and
     /// <paramref name="vma"/> keeps the other part. The new VMA shares the file, policy, name and anon_vma (with
     /// its own chain links). The map-count limit is not checked. On success the iterator is on
-    /// <paramref name="vma"/>; ENOMEM (a VMA, chain link or tree allocation failed) changes nothing.
+    /// <paramref name="vma"/>; ENOMEM (a VMA, chain link or tree allocation failed) changes nothing, and so does
+    /// EINVAL for a hugetlb VMA split inside a huge page (its <c>may_split</c>, <c>hugetlb_vm_op_split</c>).
     /// <code>
     ///   newBelow:  |vma**********|  ->  |new|vma****|
     ///   otherwise: |vma**********|  ->  |vma|new****|
@@ -43,6 +44,12 @@ public sealed unsafe partial class AddressSpace
     {
         Debug.Assert(MmapLock.IsWriteLockHeld, "__split_vma without mmap_lock held for write");
         Debug.Assert(vma->VmStart < addr && addr < vma->VmEnd, "__split_vma outside the VMA");
+        ulong hugePageSize = VmFile.HugePageSizeOf(vma->VmFile);
+        if (hugePageSize != 0 && (addr & (hugePageSize - 1)) != 0)
+        {
+            return Errno.EINVAL;
+        }
+
         VmArea* newVma = VmAreaCache.Dup(vma, Faults);
         if (newVma == null)
         {
@@ -59,7 +66,12 @@ public sealed unsafe partial class AddressSpace
             newVma->VmPgoff += (addr - vma->VmStart) >> MmConstants.PageShift;
         }
 
-        MemPolicy.Get(newVma->VmPolicy);
+        if (MemPolicy.Dup(vma->VmPolicy, Faults, out newVma->VmPolicy) != Errno.None)
+        {
+            VmAreaCache.Free(newVma);
+            return Errno.ENOMEM;
+        }
+
         if (Rmap.AnonVmaClone(newVma, vma, Faults) != Errno.None)
         {
             MemPolicy.Put(newVma->VmPolicy);

@@ -101,6 +101,32 @@ public sealed class AddressSpaceOptions
     /// </summary>
     public bool MremapMultipleVmas { get; init; }
 
+    /// <summary>
+    /// Linux 6.18's MREMAP_DONTUNMAP accounting fix ("mm/mremap: correctly account old mapping after MREMAP_DONTUNMAP
+    /// remap", which undid a change of v6.15's commit b714ccb02a76, "mm/mremap: complete refactor of move_vma()"): the
+    /// old range that a MREMAP_DONTUNMAP move leaves behind keeps VM_ACCOUNT (<c>ac</c>), as a fresh mapping of it
+    /// would have. False (v6.15, the default): <c>dontunmap_complete</c> clears VM_ACCOUNT on the old VMA together
+    /// with its lock bits, so it no longer merges with accounted neighbours.
+    /// </summary>
+    public bool DontUnmapKeepsAccount { get; init; }
+
+    /// <summary>
+    /// Linux 6.18.y's "mm: prevent droppable mappings from being locked" (commit d239462787b0,
+    /// <c>vma_supports_mlock</c>, a stable fix of the MAP_DROPPABLE commit 9651fcedf7b9): a MAP_DROPPABLE mapping made under <c>mlockall(MCL_FUTURE)</c> drops
+    /// the VM_LOCKED and VM_LOCKONFAULT it got from <c>def_flags</c> and is not counted in <c>locked_vm</c>, as
+    /// <c>mlock</c> and <c>mlockall(MCL_CURRENT)</c> already left droppable VMAs alone. False (v6.15, the default):
+    /// <c>__mmap_complete</c> drops them only from VM_SPECIAL and hugetlb mappings, so the droppable VMA stays
+    /// locked (<c>lo</c>) and counted.
+    /// </summary>
+    public bool DroppableNeverLocked { get; init; }
+
+    /// <summary>
+    /// Whether x86-64 has a hugetlb page size of 1 GiB (<c>MAP_HUGE_1GB</c>): the kernel registers that hstate only
+    /// when the CPU has <c>X86_FEATURE_GBPAGES</c> (<c>pdpe1gb</c>). Default true, as on most hardware; false gives
+    /// EINVAL for MAP_HUGE_1GB, as on the oracle's VM (no <c>pdpe1gb</c>, only <c>hugepages-2048kB</c>).
+    /// </summary>
+    public bool GiganticHugePages { get; init; } = true;
+
     /// <summary>The largest <see cref="TaskSize"/>: x86-64's <c>TASK_SIZE_MAX</c> with 5-level paging, 2^56 less a page.</summary>
     public const ulong TaskSizeLimit = (1UL << 56) - MmConstants.PageSize;
 
@@ -133,7 +159,8 @@ public sealed class AddressSpaceOptions
     /// <summary>
     /// The options of a named kernel profile: <see cref="ProfileV615"/> (the defaults) or
     /// <see cref="ProfileOracleHost"/> (no anon names, no zero page, no soft-dirty, no memory-failure advices, the 6.16 merge
-    /// fix, 6.17's multi-VMA mremap and 6.18's VM_MAYBE_GUARD).
+    /// fix, 6.17's multi-VMA mremap, 6.18's VM_MAYBE_GUARD, DONTUNMAP accounting and unlocked droppable mappings, and no
+    /// 1 GiB hugetlb pages).
     /// </summary>
     /// <exception cref="ArgumentException">The name is not a known profile.</exception>
     public static AddressSpaceOptions ForProfile(string name) => name switch
@@ -148,6 +175,9 @@ public sealed class AddressSpaceOptions
             SoftDirty = false,
             MemoryFailure = false,
             MaybeGuardFlag = true,
+            DontUnmapKeepsAccount = true,
+            DroppableNeverLocked = true,
+            GiganticHugePages = false,
         },
         _ => throw new ArgumentException(
             $"unknown kernel profile '{name}'; known profiles: {ProfileV615}, {ProfileOracleHost}", nameof(name)),

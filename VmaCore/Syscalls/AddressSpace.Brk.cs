@@ -138,7 +138,7 @@ public sealed unsafe partial class AddressSpace
     /// </summary>
     private Errno GrowBrk(ulong startBrk, ulong newEnd, ulong oldEnd)
     {
-        if (GetUnmappedArea(false, oldEnd, newEnd - oldEnd, MapFlags.Fixed, out _) != Errno.None)
+        if (GetUnmappedArea(false, 0, oldEnd, newEnd - oldEnd, MapFlags.Fixed, out _) != Errno.None)
         {
             return Errno.ENOMEM;
         }

@@ -251,10 +251,14 @@ public sealed unsafe partial class AddressSpace
         return FaultResult.Ok;
     }
 
-    /// <summary>The address in <paramref name="vma"/> where its file ends, clamped to the VMA.</summary>
+    /// <summary>
+    /// The address in <paramref name="vma"/> where its file ends, clamped to the VMA: the first page whose fault is
+    /// SIGBUS. For a hugetlbfs file that is the VMA's start, since this model's hugetlb pools are empty (a kernel
+    /// with <c>nr_hugepages</c> 0 fails every such fault of a MAP_NORESERVE mapping with SIGBUS).
+    /// </summary>
     internal static ulong FileEndAddress(VmArea* vma, VmFile* file)
     {
-        if (vma->VmPgoff >= file->SizePages)
+        if (vma->VmPgoff >= file->SizePages || file->Kind == VmFileKind.HugeTlb)
         {
             return vma->VmStart;
         }

@@ -141,7 +141,12 @@ public sealed unsafe partial class AddressSpace
         }
 
         vma->VmMm = _mm;
-        MemPolicy.Get(vma->VmPolicy);
+        if (MemPolicy.Dup(parentVma->VmPolicy, faults, out vma->VmPolicy) != Errno.None)
+        {
+            VmAreaCache.Free(vma);
+            return null;
+        }
+
         vma->VmUserfaultfdCtx = null;
         vma->VmFlags &= ~UserfaultfdFlags;
         if ((vma->VmFlags & VmFlags.WipeOnFork) != 0)

@@ -22,6 +22,9 @@ public sealed unsafe partial class AddressSpace
         | MapFlags.Populate | MapFlags.NonBlock | MapFlags.Stack | MapFlags.HugeTlb | MapFlags.ThirtyTwoBit
         | MapFlags.Above4G | MapFlags.Huge2MB | MapFlags.Huge1GB;
 
+    /// <summary>PUD_SIZE: the gigantic hugetlb page size (MAP_HUGE_1GB).</summary>
+    private const ulong HugePudSize = 1UL << 30;
+
     /// <summary><c>MAX_LFS_FILESIZE</c>: the largest file size, which bounds a file mapping's end (<c>file_mmap_ok</c>).</summary>
     private const ulong MaxFileSize = long.MaxValue;
 
@@ -43,19 +46,52 @@ public sealed unsafe partial class AddressSpace
             return Errno.EBADF;
         }
 
-        return (flags & MapFlags.HugeTlb) != 0 ? HugeTlbFileSetup(flags) : VmMmap(null, address, length, prot, flags, 0, out mapped);
+        return (flags & MapFlags.HugeTlb) != 0
+            ? HugeTlbMmap(address, length, prot, flags, out mapped)
+            : VmMmap(null, address, length, prot, flags, 0, out mapped);
     }
 
     /// <summary>
     /// The MAP_HUGETLB branch of <c>ksys_mmap_pgoff</c> for anonymous memory: EINVAL for a page size x86-64 has no
-    /// hstate for (<c>hstate_sizelog</c>: only 2 MiB and 1 GiB), else ENOMEM, as on a kernel whose hugetlb pools
-    /// are empty (the default <c>nr_hugepages</c> of 0), where the reservation fails. This model has no hugetlb
-    /// pages, so it gives ENOMEM with MAP_NORESERVE too (where such a kernel would map and fail at the first fault).
+    /// hstate for (<c>hstate_sizelog</c>: 2 MiB, and 1 GiB only with <see cref="AddressSpaceOptions.GiganticHugePages"/>);
+    /// the length is rounded up to the huge page size (to 0 on overflow, which <c>do_mmap</c> refuses with EINVAL),
+    /// and a new hugetlbfs file of that size (<c>hugetlb_file_setup</c>, an allocation: ENOMEM) is mapped at offset 0
+    /// like any file. Its mmap (<see cref="MmapNewVma"/>) makes the VMA VM_HUGETLB | VM_DONTEXPAND and fails with
+    /// ENOMEM unless MAP_NORESERVE skips the reservation: this model's hugetlb pools are empty, as with the default
+    /// <c>nr_hugepages</c> of 0, so the reservation always fails and every fault on such a VMA is SIGBUS.
     /// </summary>
-    private static Errno HugeTlbFileSetup(MapFlags flags)
+    private Errno HugeTlbMmap(ulong address, ulong length, Prot prot, MapFlags flags, out ulong mapped)
     {
-        MapFlags size = flags & MapFlags.HugeSizeMask;
-        return size is 0 or MapFlags.Huge2MB or MapFlags.Huge1GB ? Errno.ENOMEM : Errno.EINVAL;
+        mapped = 0;
+        ulong hugePageSize = (flags & MapFlags.HugeSizeMask) switch
+        {
+            0 or MapFlags.Huge2MB => HugePmdSize,
+            MapFlags.Huge1GB when Options.GiganticHugePages => HugePudSize,
+            _ => 0,
+        };
+        if (hugePageSize == 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        ulong alignedLength = (length + (hugePageSize - 1)) & ~(hugePageSize - 1);
+        if (alignedLength == 0)
+        {
+            return Errno.EINVAL;
+        }
+
+        if (Faults.ShouldFail())
+        {
+            return Errno.ENOMEM;
+        }
+
+        VmFile* file = VmFile.Create(FileNames.NextId(), alignedLength >> MmConstants.PageShift, VmFileKind.HugeTlb, canRead: true, canWrite: true);
+        file->HugePageSize = hugePageSize;
+        Errno error = VmMmap(file, address, alignedLength, prot, flags, 0, out mapped);
+
+        // The mapping holds its own reference; ours goes (and frees the file if mapping failed).
+        VmFile.Put(file);
+        return error;
     }
 
     /// <summary>
@@ -82,7 +118,7 @@ public sealed unsafe partial class AddressSpace
 
         if ((flags & MapFlags.Anonymous) != 0 && (flags & MapFlags.HugeTlb) != 0)
         {
-            return HugeTlbFileSetup(flags);
+            return HugeTlbMmap(address, length, prot, flags, out mapped);
         }
 
         // No file of this model lives on hugetlbfs: MAP_HUGETLB on one is EINVAL (ksys_mmap_pgoff).
@@ -166,7 +202,7 @@ public sealed unsafe partial class AddressSpace
         VmFlags vmFlags = VmFlagBits.FromProt(prot) | VmFlagBits.FromMapFlags(flags) | Mm->DefFlags | VmFlagBits.MayAll;
         MapFlags type = flags & MapType;
         bool shared = type == MapFlags.Shared || (file != null && type == MapFlags.ShareValidate);
-        Errno error = GetUnmappedArea(file == null && !shared, address, alignedLength, flags, out ulong addr);
+        Errno error = GetUnmappedArea(file == null && !shared, VmFile.HugePageSizeOf(file), address, alignedLength, flags, out ulong addr);
         if (error != Errno.None)
         {
             return error;

@@ -8,7 +8,6 @@ namespace VmaEngine.Vma;
 /// mremap (Linux v6.15 <c>mm/mremap.c</c>: <c>SYSCALL_DEFINE5(mremap)</c>, <c>mremap_to</c>,
 /// <c>vma_to_resize</c>, <c>vma_expandable</c>, <c>move_vma</c>; with
 /// <see cref="AddressSpaceOptions.MremapMultipleVmas"/>, the 6.17 order of checks and <c>remap_move</c>).
-/// MREMAP_DONTUNMAP is not modelled (EINVAL).
 /// </summary>
 /// <remarks>
 /// Partial effects are the kernel's: with MREMAP_FIXED the destination is unmapped first, so in v6.15 a source
@@ -148,6 +147,25 @@ public sealed unsafe partial class AddressSpace
         return Mm->MapCount + 2 >= Options.MaxMapCount - 3 ? Errno.ENOMEM : Errno.None;
     }
 
+    /// <summary>
+    /// <c>align_hugetlb</c>: for a hugetlb VMA both lengths are rounded up to its huge page size, the address and the
+    /// new address (even when it is only a hint) must be huge-page aligned, and the mapping may not grow (its
+    /// reservation cannot be split); false (EINVAL) otherwise. Other VMAs pass unchanged.
+    /// </summary>
+    private static bool AlignHugeTlb(ref RemapRequest request, VmArea* vma)
+    {
+        ulong hugePageSize = VmFile.HugePageSizeOf(vma->VmFile);
+        if (hugePageSize == 0)
+        {
+            return true;
+        }
+
+        ulong mask = hugePageSize - 1;
+        request.OldLength = (request.OldLength + mask) & ~mask;
+        request.NewLength = (request.NewLength + mask) & ~mask;
+        return (request.Address & mask) == 0 && (request.NewAddress & mask) == 0 && request.NewLength <= request.OldLength;
+    }
+
     /// <summary>Whether the source and destination ranges overlap.</summary>
     private static bool Overlaps(ref RemapRequest request) =>
         request.Address + request.OldLength > request.NewAddress && request.NewAddress + request.NewLength > request.Address;
@@ -165,6 +183,11 @@ public sealed unsafe partial class AddressSpace
         if (!CanModifyVma(source))
         {
             return Errno.EPERM;
+        }
+
+        if (!AlignHugeTlb(ref request, source))
+        {
+            return Errno.EINVAL;
         }
 
         if (ImpliesNewAddress(ref request))
@@ -203,6 +226,11 @@ public sealed unsafe partial class AddressSpace
         if (!CanModifyVma(vma))
         {
             return Errno.EPERM;
+        }
+
+        if (!AlignHugeTlb(ref request, vma))
+        {
+            return Errno.EINVAL;
         }
 
         if (fixedMove || request.NewLength > request.OldLength)
@@ -268,7 +296,7 @@ public sealed unsafe partial class AddressSpace
                 NewAddress = target + offset,
                 Flags = request.Flags,
             };
-            Errno error = RemapIsValid(ref part, vma);
+            Errno error = AlignHugeTlb(ref part, vma) ? RemapIsValid(ref part, vma) : Errno.EINVAL;
             if (error == Errno.None)
             {
                 error = MremapToV617(ref part, out ulong moved);
@@ -490,7 +518,7 @@ public sealed unsafe partial class AddressSpace
             return false;
         }
 
-        return GetUnmappedArea(false, vma->VmStart, end - vma->VmStart, MapFlags.Fixed, out _) == Errno.None;
+        return GetUnmappedArea(false, 0, vma->VmStart, end - vma->VmStart, MapFlags.Fixed, out _) == Errno.None;
     }
 
     /// <summary>
@@ -505,7 +533,7 @@ public sealed unsafe partial class AddressSpace
         }
 
         bool anonymousPrivate = vma->VmFile == null && (flags & MapFlags.Shared) == 0;
-        Errno error = GetUnmappedArea(anonymousPrivate, hint, request.NewLength, flags, out ulong address);
+        Errno error = GetUnmappedArea(anonymousPrivate, VmFile.HugePageSizeOf(vma->VmFile), hint, request.NewLength, flags, out ulong address);
         if (error == Errno.None)
         {
             request.NewAddress = address;
@@ -585,14 +613,16 @@ public sealed unsafe partial class AddressSpace
     }
 
     /// <summary>
-    /// The MREMAP_DONTUNMAP end of <c>move_vma</c>: the source VMA stays mapped (and charged) but loses its lock
-    /// bits, all of it even when only part of it moved; when all of it moved to another VMA its anon_vma links go
-    /// (<c>unlink_anon_vmas</c>), since its pages went with the page tables.
+    /// The MREMAP_DONTUNMAP end of <c>move_vma</c> (<c>dontunmap_complete</c>): the source VMA stays mapped but loses
+    /// its lock bits, and in v6.15 its VM_ACCOUNT too (kept with <see cref="AddressSpaceOptions.DontUnmapKeepsAccount"/>),
+    /// all of it even when only part of it moved; when all of it moved to another VMA its anon_vma links go
+    /// (<c>unlink_anon_vmas</c>), since its pages went with the page tables. The mm counters are not touched: the
+    /// source's pages stay in <c>total_vm</c> and, if it was locked, in <c>locked_vm</c>.
     /// </summary>
-    private static void DontUnmapComplete(VmArea* vma, VmArea* newVma, ulong oldAddress, ulong oldLength)
+    private void DontUnmapComplete(VmArea* vma, VmArea* newVma, ulong oldAddress, ulong oldLength)
     {
         VmaLock.StartWrite(vma);
-        vma->VmFlags &= ~VmFlagBits.LockedMask;
+        vma->VmFlags &= Options.DontUnmapKeepsAccount ? ~VmFlagBits.LockedMask : ~(VmFlagBits.LockedMask | VmFlags.Account);
         if (newVma != vma && vma->VmStart == oldAddress && vma->VmEnd == oldAddress + oldLength)
         {
             Rmap.UnlinkAnonVmas(vma);

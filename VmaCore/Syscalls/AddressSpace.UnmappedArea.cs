@@ -22,13 +22,27 @@ public sealed unsafe partial class AddressSpace
     /// <see cref="AddressSpaceOptions.MmapBase"/> is taken (THP-aligned for large private anonymous mappings),
     /// falling back to a bottom-up search; MAP_32BIT searches bottom-up below 2 GiB. Errors: ENOMEM (too long or no
     /// room), EINVAL (unaligned fixed address), EPERM (below <c>mmap_min_addr</c>), and for a fixed address from
-    /// 2^64-4095 up the errno it spells (the kernel's <c>IS_ERR_VALUE</c> takes it for one).
+    /// 2^64-4095 up the errno it spells (the kernel's <c>IS_ERR_VALUE</c> takes it for one). For a hugetlbfs file
+    /// (<paramref name="hugePageSize"/> not 0, <c>hugetlb_get_unmapped_area</c>) a fixed address must be huge-page
+    /// aligned (EINVAL), a hint is rounded up to a huge page, and the searches return huge-page-aligned ranges
+    /// (the x86 <c>info.align_mask</c> of hugetlb files).
     /// </summary>
-    internal Errno GetUnmappedArea(bool anonymousPrivate, ulong address, ulong length, MapFlags flags, out ulong result)
+    internal Errno GetUnmappedArea(bool anonymousPrivate, ulong hugePageSize, ulong address, ulong length, MapFlags flags, out ulong result)
     {
         Debug.Assert(MmapLock.IsHeld, "get_unmapped_area without mmap_lock");
         result = 0;
         ulong taskSize = Options.TaskSize;
+        ulong alignMask = hugePageSize == 0 ? 0 : hugePageSize - MmConstants.PageSize;
+        if (hugePageSize != 0)
+        {
+            if ((length & (hugePageSize - 1)) != 0 || ((flags & MapFlags.Fixed) != 0 && (address & (hugePageSize - 1)) != 0))
+            {
+                return Errno.EINVAL;
+            }
+
+            address = RoundUpToHugePage(address, hugePageSize);
+        }
+
         if (length > taskSize)
         {
             return Errno.ENOMEM;
@@ -41,19 +55,19 @@ public sealed unsafe partial class AddressSpace
         }
         else if ((flags & MapFlags.ThirtyTwoBit) != 0)
         {
-            if (!ThirtyTwoBitUnmappedArea(address, length, out found))
+            if (!ThirtyTwoBitUnmappedArea(address, length, alignMask, out found))
             {
                 return Errno.ENOMEM;
             }
         }
         else if (anonymousPrivate && address == 0 && length % PmdSize == 0)
         {
-            if (!ThpUnmappedArea(length, out found) && !TopDownUnmappedArea(0, length, out found))
+            if (!ThpUnmappedArea(length, out found) && !TopDownUnmappedArea(0, length, 0, out found))
             {
                 return Errno.ENOMEM;
             }
         }
-        else if (!TopDownUnmappedArea(address, length, out found))
+        else if (!TopDownUnmappedArea(address, length, alignMask, out found))
         {
             return Errno.ENOMEM;
         }
@@ -107,7 +121,7 @@ public sealed unsafe partial class AddressSpace
     private bool ThpUnmappedArea(ulong length, out ulong result)
     {
         ulong padded = length + PmdSize;
-        if (padded < length || !TopDownUnmappedArea(0, padded, out ulong found))
+        if (padded < length || !TopDownUnmappedArea(0, padded, 0, out ulong found))
         {
             result = 0;
             return false;
@@ -118,12 +132,16 @@ public sealed unsafe partial class AddressSpace
         return true;
     }
 
+    /// <summary><c>ALIGN(addr, huge_page_size)</c> of a hint: 0 (no hint) when it overflows.</summary>
+    private static ulong RoundUpToHugePage(ulong address, ulong hugePageSize) =>
+        (address + (hugePageSize - 1)) & ~(hugePageSize - 1);
+
     /// <summary>
     /// <c>arch_get_unmapped_area_topdown</c> without MAP_FIXED: the page-aligned hint if the range there is free up
-    /// to the next VMA's start gap, else the highest free range below mmap_base, else bottom-up from
-    /// TASK_UNMAPPED_BASE.
+    /// to the next VMA's start gap, else the highest free range below mmap_base whose start is aligned to
+    /// <paramref name="alignMask"/> + 1 pages, else bottom-up from TASK_UNMAPPED_BASE.
     /// </summary>
-    private bool TopDownUnmappedArea(ulong hint, ulong length, out ulong result)
+    private bool TopDownUnmappedArea(ulong hint, ulong length, ulong alignMask, out ulong result)
     {
         ulong taskSize = Options.TaskSize;
         if (hint != 0)
@@ -143,14 +161,14 @@ public sealed unsafe partial class AddressSpace
         }
 
         ulong low = MmConstants.PageSize < Options.MmapMinAddr ? Options.MmapMinAddr : MmConstants.PageSize;
-        if (UnmappedAreaTopDown(low, Options.MmapBase, length, out result))
+        if (UnmappedAreaTopDown(low, Options.MmapBase, length, alignMask, out result))
         {
             return true;
         }
 
         // A top-down search can fail where a bottom-up one succeeds (arch_get_unmapped_area).
         ulong legacyBase = PageAlign(taskSize / 3);
-        return UnmappedAreaBottomUp(legacyBase, taskSize, length, out result);
+        return UnmappedAreaBottomUp(legacyBase, taskSize, length, alignMask, out result);
     }
 
     /// <summary>
@@ -158,7 +176,7 @@ public sealed unsafe partial class AddressSpace
     /// [1 GiB, 2 GiB), after a free hint below 2 GiB. The kernel randomizes the start within 32 MiB under ASLR; the
     /// model starts at 1 GiB, as without <c>PF_RANDOMIZE</c>.
     /// </summary>
-    private bool ThirtyTwoBitUnmappedArea(ulong hint, ulong length, out ulong result)
+    private bool ThirtyTwoBitUnmappedArea(ulong hint, ulong length, ulong alignMask, out ulong result)
     {
         const ulong begin = 0x4000_0000;
         const ulong end = 0x8000_0000;
@@ -179,50 +197,64 @@ public sealed unsafe partial class AddressSpace
             }
         }
 
-        return UnmappedAreaBottomUp(begin, end, length, out result);
+        return UnmappedAreaBottomUp(begin, end, length, alignMask, out result);
     }
 
     /// <summary>
     /// <c>unmapped_area_topdown</c>: the highest gap of <paramref name="length"/> bytes in [low, high) that does not
-    /// intrude on the guard gap below a growsdown VMA above it.
+    /// intrude on the guard gap below a growsdown VMA above it. With an <paramref name="alignMask"/> the search asks
+    /// for that much more room and returns the highest aligned start in it.
     /// </summary>
-    private bool UnmappedAreaTopDown(ulong low, ulong high, ulong length, out ulong result)
-    {
-        while (high > low && Tree.FindEmptyAreaRev(low, high, length, out ulong gap))
-        {
-            ulong gapEnd = gap + length;
-            VmArea* next = Tree.FindAtOrAfter(gapEnd, ulong.MaxValue, out _, out _);
-            if (next != null && (next->VmFlags & VmFlags.GrowsDown) != 0 && VmStartGap(next) < gapEnd)
-            {
-                high = VmStartGap(next);
-                continue;
-            }
+    private bool UnmappedAreaTopDown(ulong low, ulong high, ulong length, ulong alignMask, out ulong result) =>
+        UnmappedAreaSearch(low, high, length, alignMask, topDown: true, out result);
 
-            result = gap;
-            return true;
+    /// <summary><c>unmapped_area</c>: the lowest such gap in [low, high), its start rounded up to the alignment.</summary>
+    private bool UnmappedAreaBottomUp(ulong low, ulong high, ulong length, ulong alignMask, out ulong result) =>
+        UnmappedAreaSearch(low, high, length, alignMask, topDown: false, out result);
+
+    /// <summary>
+    /// The search both directions share: find a gap of the padded length, move past a growsdown VMA whose guard gap
+    /// it would intrude on (below its gap top-down, above the VMA bottom-up), and align the start inside the gap.
+    /// </summary>
+    private bool UnmappedAreaSearch(ulong low, ulong high, ulong length, ulong alignMask, bool topDown, out ulong result)
+    {
+        result = 0;
+        ulong size = length + alignMask;
+        if (size < length)
+        {
+            return false;
         }
 
-        result = 0;
+        ulong gap = 0;
+        while (high > low && (topDown ? Tree.FindEmptyAreaRev(low, high, size, out gap) : Tree.FindEmptyArea(low, high, size, out gap)))
+        {
+            VmArea* stack = StackGapIntruding(gap + size);
+            if (stack == null)
+            {
+                result = topDown ? (gap + size - length) & ~alignMask : gap + ((0 - gap) & alignMask);
+                return true;
+            }
+
+            if (topDown)
+            {
+                high = VmStartGap(stack);
+            }
+            else
+            {
+                low = stack->VmEnd;
+            }
+        }
+
         return false;
     }
 
-    /// <summary><c>unmapped_area</c>: the lowest such gap in [low, high).</summary>
-    private bool UnmappedAreaBottomUp(ulong low, ulong high, ulong length, out ulong result)
+    /// <summary>
+    /// The growsdown VMA at or after <paramref name="gapEnd"/> whose stack guard gap starts below it (so a range
+    /// ending there would intrude on the gap), or null.
+    /// </summary>
+    private VmArea* StackGapIntruding(ulong gapEnd)
     {
-        while (high > low && Tree.FindEmptyArea(low, high, length, out ulong gap))
-        {
-            VmArea* next = Tree.FindAtOrAfter(gap + length, ulong.MaxValue, out _, out _);
-            if (next != null && (next->VmFlags & VmFlags.GrowsDown) != 0 && VmStartGap(next) < gap + length)
-            {
-                low = next->VmEnd;
-                continue;
-            }
-
-            result = gap;
-            return true;
-        }
-
-        result = 0;
-        return false;
+        VmArea* next = Tree.FindAtOrAfter(gapEnd, ulong.MaxValue, out _, out _);
+        return next != null && (next->VmFlags & VmFlags.GrowsDown) != 0 && VmStartGap(next) < gapEnd ? next : null;
     }
 }

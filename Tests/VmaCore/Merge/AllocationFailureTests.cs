@@ -117,11 +117,13 @@ public unsafe class AllocationFailureTests
     [Test]
     public void SplitFaultedFileVma([Values] bool newBelow)
     {
-        // A VMA with every reference: file, policy, name, anon_vma. The new VMA takes a reference on each.
+        // A VMA with every reference: file, policy, name, anon_vma. The new VMA takes a reference on each, and a copy
+        // of the policy.
         VmFile* file = (VmFile*)NativeMemory.AllocZeroed((nuint)sizeof(VmFile));
         file->RefCount = 1;
         MemPolicy* policy = MemPolicy.Create(1, 3);
         AnonVmaName* name = AnonVmaName.Create(7);
+        long livePolicies = MemPolicy.Live;
         try
         {
             InjectEveryFailure(
@@ -142,6 +144,7 @@ public unsafe class AllocationFailureTests
                 OnFailure.Exact);
             Assert.That(file->RefCount, Is.EqualTo(1), "every file reference was dropped");
             Assert.That(policy->RefCount, Is.EqualTo(1), "every policy reference was dropped");
+            Assert.That(MemPolicy.Live, Is.EqualTo(livePolicies), "every policy copy (vma_dup_policy) was freed");
             Assert.That(name->RefCount, Is.EqualTo(1), "every name reference was dropped");
         }
         finally

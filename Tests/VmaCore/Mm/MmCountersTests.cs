@@ -144,8 +144,9 @@ public sealed class MmCountersTests
     /// <c>mlockall(MCL_FUTURE)</c> then MAP_DROPPABLE: stock v6.15's <c>__mmap_complete</c> clears VM_LOCKED only
     /// from VM_SPECIAL, DAX and hugetlb mappings, so the droppable VMA is locked and counted. Upstream commit
     /// d239462787b0 ("mm: prevent droppable mappings from being locked", 2026, in the stable kernels since) added
-    /// VM_DROPPABLE there: the oracle machine's 6.18.44 leaves such a VMA unlocked and VmLck unchanged. The engine
-    /// follows v6.15; no corpus trace or fuzz case maps droppable memory, so the difference is not yet a profile option.
+    /// VM_DROPPABLE there: the oracle machine's 6.18.44 leaves such a VMA unlocked and VmLck unchanged. The default
+    /// options follow v6.15; AddressSpaceOptions.DroppableNeverLocked models the fix (both in
+    /// MlockallTests.DroppableUnderMlockallFuture).
     /// </summary>
     [Test]
     public void DroppableMappingUnderMclFutureIsLockedAndCountedAsInV615()
