@@ -160,15 +160,27 @@ internal sealed unsafe partial class KmemCache
     }
 
     /// <summary>
-    /// Discards empty slabs from the cold end of the list: all beyond <see cref="EmptySlabsKeptLocked"/>, and those
-    /// beyond <see cref="SlabGeometry.MinEmptySlabs"/> once no slab has emptied or been reused for
-    /// <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>. Arms the reap timer while a surplus remains.
+    /// Discards empty slabs from the cold end of the list: all beyond <see cref="EmptySlabsKeptLocked"/>, and, once no
+    /// slab has emptied or been reused for <see cref="SlabGeometry.EmptySlabDecayMilliseconds"/>, up to
+    /// <see cref="DecaySlabsPerCall"/> more of those beyond <see cref="SlabGeometry.MinEmptySlabs"/>. Arms the reap
+    /// timer while a surplus remains, so an idle cache keeps returning its surplus at that rate.
     /// </summary>
     private void TrimEmptySlabsLocked(long now)
     {
-        while (_empty.Count > _geometry.MinEmptySlabs
-            && (_empty.Count > EmptySlabsKeptLocked() || now - _emptySlabsChangedAt >= SlabGeometry.EmptySlabDecayMilliseconds))
+        bool decayed = now - _emptySlabsChangedAt >= SlabGeometry.EmptySlabDecayMilliseconds;
+        int decayBudget = DecaySlabsPerCall;
+        while (_empty.Count > _geometry.MinEmptySlabs)
         {
+            if (_empty.Count <= EmptySlabsKeptLocked())
+            {
+                if (!decayed || decayBudget == 0)
+                {
+                    break;
+                }
+
+                decayBudget--;
+            }
+
             SlabHeader* cold = _empty.Tail;
             _empty.Remove(cold);
             DiscardSlabLocked(cold);
@@ -189,6 +201,15 @@ internal sealed unsafe partial class KmemCache
     /// most three times its live slabs, and only until the decay.
     /// </summary>
     private long EmptySlabsKeptLocked() => Math.Max(_geometry.MaxEmptySlabs, 2 * (_slabs - _empty.Count));
+
+    /// <summary>
+    /// How many decayed empty slabs one trim returns: <see cref="SlabGeometry.DecayBytesPerInterval"/> worth, at least
+    /// one. The decay clock cannot tell an idle cache from one that a long operation left alone for a while (a fork of
+    /// a million VMAs copies its tree, from the node cache only, for longer than the decay interval before it takes a
+    /// single VMA); returning the surplus gradually keeps most of it for that operation, and spreads the cost of
+    /// returning it (a system call and a TLB shootdown per slab) instead of stalling the other threads in one burst.
+    /// </summary>
+    private int DecaySlabsPerCall => (int)Math.Max(1, SlabGeometry.DecayBytesPerInterval / (long)_geometry.SlabBytes);
 
     /// <summary>Discards every empty slab.</summary>
     private void DiscardEmptySlabsLocked()

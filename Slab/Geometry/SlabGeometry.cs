@@ -69,6 +69,12 @@ internal sealed class SlabGeometry
     /// <summary>The most memory of empty slabs a cache lets decay rather than return at once.</summary>
     public const int MaxDecayingBytes = 1024 * 1024;
 
+    /// <summary>
+    /// How much memory of decayed empty slabs a cache returns to the OS per <see cref="EmptySlabDecayMilliseconds"/>
+    /// (10 MiB a second): an idle cache's surplus goes back gradually, not in one burst.
+    /// </summary>
+    public const int DecayBytesPerInterval = 1024 * 1024;
+
     /// <summary>The size and alignment of an arena: the unit in which the cache takes address space from the OS.</summary>
     public const int ArenaSize = 2 * 1024 * 1024;
 

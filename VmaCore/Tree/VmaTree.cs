@@ -304,32 +304,6 @@ internal sealed unsafe partial class VmaTree : IDisposable
         _leftValid = false;
     }
 
-    /// <summary>
-    /// Tears the tree down (<c>__mt_destroy</c> in RCU mode): unpublishes the root, frees every node after a grace
-    /// period and the preallocated ones at once. The tree is empty afterwards.
-    /// </summary>
-    public void Dispose()
-    {
-        lock (_trimGate)
-        {
-            _disposed = true;
-        }
-
-        nint root = _root;
-        _version++;
-        _leftValid = false;
-        Volatile.Write(ref _root, 0);
-        if (root != 0)
-        {
-            RetireRun(_height - 1, VmaTreeNode.FromTagged(root), false, false);
-        }
-
-        _height = 0;
-        _count = 0;
-        FlushRetired();
-        ReleasePreallocated();
-    }
-
     /// <summary>Throws unless [start, end) is a non-empty range.</summary>
     private static void CheckRange(ulong start, ulong end)
     {
