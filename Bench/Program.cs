@@ -16,7 +16,7 @@ namespace Bench;
 /// summary of what ran and writes its CSV and charts beside the exported reports (<see cref="ResultsReport"/>).
 /// <c>--charts SUMMARY.CSV</c> runs nothing: it prints that summary again and redraws its charts beside it. With
 /// <c>--per-guest</c> alone: the memory and lifetime measurements of <see cref="VmaCore.PerGuestMeasurement"/> instead
-/// of benchmarks; with <c>--anchor-loop</c>, the plain loop of <see cref="VmaCore.AnchorPairsLoop"/>.
+/// of benchmarks; with <c>--anchor-loop</c> or <c>--anchor-count</c>, the plain loop of <see cref="VmaCore.AnchorPairsLoop"/>.
 /// <c>--without meters|free-check [--launches N]</c> followed by a <c>--filter</c> runs the chosen benchmarks twice in one run, as
 /// two short jobs: on the libraries as they are, and on a build of them without the meters' event sites or without
 /// the slab's ownership check on the Free fast path (<see cref="WithoutJobs"/>).
@@ -34,6 +34,12 @@ public static class Program
         if (args is ["--anchor-loop", string operation, string vmas, string seconds])
         {
             VmaCore.AnchorPairsLoop.Run(operation, vmas, seconds);
+            return;
+        }
+
+        if (args is ["--anchor-count", string countedOperation, string countedVmas, string batches])
+        {
+            VmaCore.AnchorPairsLoop.Count(countedOperation, countedVmas, batches);
             return;
         }
 

@@ -300,10 +300,10 @@ internal sealed unsafe partial class VmaTree
             gapChanges |= free;
         }
 
+        // The whole leaf in one block copy (its layout bytes and the slots before the range included); the slots
+        // from the range on are then overwritten.
         VmaTreeNode* node = TakeNode();
-        node->IsLeaf = true;
-        node->End = (byte)(size - 1);
-        CopyLeafSlots(old, 0, node, 0, first);
+        *node = *old;
         int n = first;
         if (keepLeft)
         {
@@ -318,12 +318,9 @@ internal sealed unsafe partial class VmaTree
             delta += old->LeafSlot[end] != 0 ? 1 : 0;
         }
 
-        CopyLeafSlots(old, end + 1, node, n, tail);
+        CopyLeafTail(old, end + 1, node, n, tail);
         Debug.Assert(n + tail == size, "node store: wrote another slot count than computed");
-
-        // The last used slot ends at the leaf's max, which its pivot does not record; unused slots are empty.
-        new Span<ulong>(node->Pivot + size - 1, VmaTreeNode.LeafSlots - size).Fill(ulong.MaxValue);
-        new Span<ulong>(node->LeafSlot + size, VmaTreeNode.LeafSlots - size).Clear();
+        EndLeaf(node, size, old->End + 1);
 
         _version++;
         leaf.Node = node;
@@ -345,17 +342,42 @@ internal sealed unsafe partial class VmaTree
     }
 
     /// <summary>
-    /// Copies <paramref name="count"/> slots of a leaf from slot <paramref name="fromIndex"/> into an unpublished
-    /// leaf at <paramref name="toIndex"/>, with the pivots both layouts have (the slot at index 15 has none: as the
-    /// last slot of the copy, its pivot is set by the caller).
+    /// Copies the last <paramref name="count"/> slots of a leaf, from slot <paramref name="fromIndex"/> on, into an
+    /// unpublished leaf at <paramref name="toIndex"/>, with the pivots of all but the last of them (the last slot's
+    /// pivot is <see cref="ulong.MaxValue"/> or absent, which <see cref="EndLeaf"/> writes).
     /// </summary>
-    private static void CopyLeafSlots(VmaTreeNode* from, int fromIndex, VmaTreeNode* to, int toIndex, int count)
+    private static void CopyLeafTail(VmaTreeNode* from, int fromIndex, VmaTreeNode* to, int toIndex, int count)
     {
-        new ReadOnlySpan<ulong>(from->LeafSlot + fromIndex, count).CopyTo(new Span<ulong>(to->LeafSlot + toIndex, count));
-        int pivots = Math.Min(count, VmaTreeNode.LeafSlots - 1 - Math.Max(fromIndex, toIndex));
-        if (pivots > 0)
+        Debug.Assert(fromIndex + count == from->End + 1 && toIndex + count <= VmaTreeNode.LeafSlots, "not a leaf's tail");
+        for (int j = 0; j < count; j++)
         {
-            new ReadOnlySpan<ulong>(from->Pivot + fromIndex, pivots).CopyTo(new Span<ulong>(to->Pivot + toIndex, pivots));
+            to->LeafSlot[toIndex + j] = from->LeafSlot[fromIndex + j];
+        }
+
+        for (int j = 0; j < count - 1; j++)
+        {
+            to->Pivot[toIndex + j] = from->Pivot[fromIndex + j];
+        }
+    }
+
+    /// <summary>
+    /// Ends an unpublished leaf, a copy of a leaf of <paramref name="copiedSize"/> slots rewritten to
+    /// <paramref name="size"/>, after its last used slot: that slot and the ones after it get
+    /// <see cref="ulong.MaxValue"/> pivots (the last slot ends at the leaf's max, which its pivot does not record), and
+    /// the copied slots past the new end are emptied (those past the copied end already are).
+    /// </summary>
+    private static void EndLeaf(VmaTreeNode* leaf, int size, int copiedSize)
+    {
+        leaf->End = (byte)(size - 1);
+        int ended = Math.Min(Math.Max(size, copiedSize), VmaTreeNode.LeafSlots - 1);
+        for (int i = size - 1; i < ended; i++)
+        {
+            leaf->Pivot[i] = ulong.MaxValue;
+        }
+
+        for (int i = size; i < copiedSize; i++)
+        {
+            leaf->LeafSlot[i] = 0;
         }
     }
 
