@@ -1,7 +1,6 @@
 using NUnit.Framework;
 using VmaEngine.Vma;
 using VmaEngine.Vma.Guest;
-using static Tests.VmaCore.Guest.GuestMemoryContentsTests;
 using static Tests.VmaCore.Guest.GuestMemoryFixture;
 
 namespace Tests.VmaCore.Guest;
@@ -70,7 +69,7 @@ public sealed class GuestSyscallHostCallTests
         Assert.That(guest.Mremap(s_moveTo, RangeSize, RangeSize, MoveFixed, s_written, out _), Is.EqualTo(Errno.None));
         Assert.That(guest.HostCalls.Count - beforeBack, Is.EqualTo(2), "the move back");
         Assert.That(Read(guest, s_written), Is.EqualTo(0x55));
-        GuestMemoryRandomTests.CheckHostMaps(guest, zeroPage: true, "after the moves", s_written, 2 * RangePages);
+        GuestExpectations.CheckHostMaps(guest, zeroPage: true, "after the moves", s_written, 2 * RangePages);
     }
 
     /// <summary>
@@ -89,8 +88,8 @@ public sealed class GuestSyscallHostCallTests
         Assert.That(guest.Mremap(s_written, RangeSize, RangeSize, MoveFixed, s_moveTo, out _), Is.EqualTo(Errno.None));
         Assert.That(guest.Space.MapCount, Is.EqualTo(1), "merged with the written VMA");
         Assert.That(guest.HostCalls.Count - before, Is.EqualTo(3), "the move, the source returned, the moved pages opened");
-        GuestMemoryRandomTests.CheckTable(guest, zeroPage: true, "after the move", s_moveTo - Page, RangePages + 1);
-        GuestMemoryRandomTests.CheckHostMaps(guest, zeroPage: true, "after the move", s_moveTo - Page, RangePages + 1);
+        GuestExpectations.CheckTable(guest, zeroPage: true, "after the move", s_moveTo - Page, RangePages + 1);
+        GuestExpectations.CheckHostMaps(guest, zeroPage: true, "after the move", s_moveTo - Page, RangePages + 1);
     }
 
     /// <summary>A backed space with a read-write 16-page range at <see cref="s_written"/>, page i holding i.</summary>
